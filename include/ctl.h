@@ -1,0 +1,24 @@
+/* custctl: one function per verb; main dispatches (custctl.c). */
+#ifndef CUSTFS_CTL_H
+#define CUSTFS_CTL_H
+
+#include "vault.h"
+
+/* Exit codes (README, "Exit codes"). */
+enum {
+	CTL_OK = 0,     /* done */
+	CTL_REFUSED = 1, /* refused, denied, invalid input or a failure */
+	CTL_USAGE = 2,  /* bad command line */
+};
+
+/* Opens STORE, reading a passphrase from PASSFILE or, on a terminal, a prompt.
+ * Prints the reason and returns NULL on failure. */
+struct vault *ctl_open_vault(const char *store, const char *passfile);
+
+int ctl_init(int argc, char **argv);
+int ctl_policy(int argc, char **argv);
+int ctl_history(int argc, char **argv);
+int ctl_import(int argc, char **argv);
+int ctl_export(int argc, char **argv);
+
+#endif

@@ -1,0 +1,186 @@
+/* custctl init, policy check, history. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "ctl.h"
+#include "names.h"
+#include "passphrase.h"
+#include "vault.h"
+
+#ifndef CUSTFS_DEFAULT_POLICY
+#define CUSTFS_DEFAULT_POLICY "/usr/share/custfs/policy"
+#endif
+
+enum { OPT_POLICY = 256, OPT_PASSFILE, OPT_SHOW, OPT_JSON };
+
+int ctl_init(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *policy = CUSTFS_DEFAULT_POLICY, *passfile = NULL;
+	char err[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == OPT_POLICY)
+			policy = optarg;
+		else if (c == OPT_PASSFILE)
+			passfile = optarg;
+		else
+			goto usage;
+	}
+	if (argc - optind != 1)
+		goto usage;
+	const char *store = argv[optind];
+
+	char *pass = NULL;
+	size_t passlen = 0;
+	if (passfile && !(pass = passphrase_from_file(passfile, &passlen, err, sizeof err))) {
+		fprintf(stderr, "custctl: %s\n", err);
+		return CTL_REFUSED;
+	}
+	int rc = vault_init(store, policy, pass, passlen, stderr, err, sizeof err);
+	passphrase_free(pass);
+	if (rc) {
+		fprintf(stderr, "custctl: %s\n", err);
+		return CTL_REFUSED;
+	}
+	printf("created store %s (policy from %s, master key %s)\n", store, policy,
+	       passfile ? "wrapped with the passphrase" : "in " VAULT_KEY_FILE ", root only");
+	return CTL_OK;
+usage:
+	fprintf(stderr, "usage: custctl init STORE [--policy DIR] [--passphrase-file FILE]\n");
+	return CTL_USAGE;
+}
+
+int ctl_policy(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "usage: custctl policy check DIR\n");
+		return CTL_USAGE;
+	}
+	char path[PATH_MAX];
+	struct catalog *cat = NULL;
+	snprintf(path, sizeof path, "%s/%s", argv[2], CATALOG_FILE);
+	int nerr = catalog_load(path, stderr, &cat);
+	if (nerr) {
+		fprintf(stderr, "custctl: %s: %d error%s; policy refused\n", argv[2],
+			nerr < 0 ? 1 : nerr, nerr == 1 ? "" : "s");
+		return CTL_REFUSED;
+	}
+	printf("%s: ok (%zu classes, %zu fields)\n", argv[2], cat->nclasses, cat->nfields);
+	catalog_free(cat);
+	return CTL_OK;
+}
+
+struct history_ctx {
+	bool json;
+	size_t n;
+};
+
+static int print_version(void *p, const struct version_row *v)
+{
+	struct history_ctx *h = p;
+	char when[64];
+	time_t t = (time_t)(v->time_ns / 1000000000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	if (h->json)
+		printf("{\"version\":%lld,\"time\":\"%s\",\"time_ns\":%lld,\"uid\":%lld,\"size\":%lld}\n",
+		       (long long)v->version, when, (long long)v->time_ns, (long long)v->uid,
+		       (long long)v->size);
+	else
+		printf("%7lld  %s  %6lld  %8lld\n", (long long)v->version, when, (long long)v->uid,
+		       (long long)v->size);
+	h->n++;
+	return 0;
+}
+
+int ctl_history(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "show", required_argument, NULL, OPT_SHOW },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *passfile = NULL;
+	long long show = 0;
+	bool json = false;
+	int c, rc = CTL_REFUSED;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == OPT_SHOW) {
+			char *end;
+			show = strtoll(optarg, &end, 10);
+			if (*end || show <= 0) {
+				fprintf(stderr, "custctl: --show takes a version number (1, 2, ...)\n");
+				return CTL_USAGE;
+			}
+		} else if (c == OPT_JSON) {
+			json = true;
+		} else if (c == OPT_PASSFILE) {
+			passfile = optarg;
+		} else {
+			goto usage;
+		}
+	}
+	if (argc - optind != 3)
+		goto usage;
+	const char *customer = argv[optind + 1], *field = argv[optind + 2];
+
+	struct vault *v = ctl_open_vault(argv[optind], passfile);
+	if (!v)
+		return CTL_REFUSED;
+	struct customer_row cr;
+	struct field_row fr;
+	int err = store_customer_by_name(v->st, customer, &cr);
+	if (err) {
+		fprintf(stderr, "custctl: no customer '%s'\n", customer);
+		goto out;
+	}
+	err = store_field_by_name(v->st, cr.id, field, &fr);
+	if (err || fr.version == 0) {
+		fprintf(stderr, "custctl: customer '%s' has no field '%s'\n", customer, field);
+		goto out;
+	}
+	if (show) {
+		struct secbuf value = SECBUF_INIT;
+		err = vault_read(v, fr.id, show, &value);
+		if (err == ENOENT)
+			fprintf(stderr, "custctl: %s/%s has no version %lld\n", customer, field, show);
+		else if (err)
+			fprintf(stderr, "custctl: %s/%s version %lld: %s\n", customer, field, show,
+				strerror(err));
+		else if (fwrite(value.data, 1, value.len, stdout) == value.len && fflush(stdout) == 0)
+			rc = CTL_OK;
+		secbuf_free(&value);
+		goto out;
+	}
+	struct history_ctx h = { json, 0 };
+	if (!json)
+		printf("VERSION  TIME                         UID      SIZE\n");
+	err = store_version_list(v->st, fr.id, print_version, &h);
+	if (err)
+		fprintf(stderr, "custctl: cannot list versions: %s\n", strerror(err));
+	else
+		rc = CTL_OK;
+out:
+	vault_close(v);
+	return rc;
+usage:
+	fprintf(stderr, "usage: custctl history STORE CUSTOMER FIELD [--show VERSION] [--json] "
+			"[--passphrase-file FILE]\n");
+	return CTL_USAGE;
+}

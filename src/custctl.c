@@ -1,0 +1,85 @@
+/* custctl: everything around the mount (init, import, export, history, policy). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "ctl.h"
+#include "passphrase.h"
+
+static const struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *synopsis;
+} verbs[] = {
+	{ "init", ctl_init, "init STORE [--policy DIR] [--passphrase-file FILE]" },
+	{ "import", ctl_import, "import STORE FILE.csv [--passphrase-file FILE]" },
+	{ "export", ctl_export, "export STORE [-o FILE.csv] [--passphrase-file FILE]" },
+	{ "history", ctl_history,
+	  "history STORE CUSTOMER FIELD [--show VERSION] [--json] [--passphrase-file FILE]" },
+	{ "policy", ctl_policy, "policy check DIR" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: custctl COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		fprintf(out, "  custctl %s\n", verbs[i].synopsis);
+	fprintf(out, "\nexit codes: 0 done, 1 refused or failed, 2 usage error\n");
+}
+
+struct vault *ctl_open_vault(const char *store, const char *passfile)
+{
+	char err[512];
+	char *pass = NULL;
+	size_t passlen = 0;
+	bool needs = false;
+	struct vault *v = NULL;
+
+	if (vault_needs_passphrase(store, &needs, err, sizeof err) != 0) {
+		fprintf(stderr, "custctl: %s\n", err);
+		return NULL;
+	}
+	if (needs) {
+		if (passfile)
+			pass = passphrase_from_file(passfile, &passlen, err, sizeof err);
+		else if (isatty(STDIN_FILENO))
+			pass = passphrase_prompt("passphrase for the store: ", &passlen, err,
+						 sizeof err);
+		else
+			snprintf(err, sizeof err,
+				 "the store's key needs a passphrase: use --passphrase-file FILE");
+		if (!pass) {
+			fprintf(stderr, "custctl: %s\n", err);
+			return NULL;
+		}
+	}
+	if (vault_open(store, pass, passlen, stderr, &v, err, sizeof err) != 0) {
+		fprintf(stderr, "custctl: %s\n", err);
+		v = NULL;
+	}
+	passphrase_free(pass);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	if (crypto_init() != 0) {
+		fprintf(stderr, "custctl: libsodium cannot start\n");
+		return CTL_REFUSED;
+	}
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USAGE : CTL_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("custctl 0.1.0\n");
+		return CTL_OK;
+	}
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "custctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return CTL_USAGE;
+}

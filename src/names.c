@@ -1,0 +1,67 @@
+#include "names.h"
+
+#include <string.h>
+
+bool utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t need;
+		unsigned int cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < need)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+const char *name_problem(const char *name, size_t len, bool allow_dot)
+{
+	if (len == 0)
+		return "name is empty";
+	if (len > NAME_MAX_BYTES)
+		return "name is longer than 255 bytes";
+	if (memchr(name, '\0', len))
+		return "name contains a NUL byte";
+	if (memchr(name, '/', len))
+		return "name contains '/'";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return "name is '.' or '..'";
+	if (!allow_dot && name[0] == '.')
+		return "name starts with '.'";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f)
+			return "name contains a control character";
+	}
+	if (!utf8_valid(name, len))
+		return "name is not valid UTF-8";
+	return NULL;
+}
