@@ -55,6 +55,21 @@ void crypto_seal(const unsigned char *key, const struct aad *a,
 int crypto_open(const unsigned char *key, const struct aad *a,
 		const unsigned char *blob, size_t bloblen, struct secbuf *out);
 
+/* Opens BLOB into the plain buffer OUT[CAP] (for short, non-secret-length
+ * items such as names). 0, EBADMSG, or EOVERFLOW if it would not fit. */
+int crypto_open_to(const unsigned char *key, const struct aad *a, const unsigned char *blob,
+		   size_t bloblen, unsigned char *out, size_t cap, size_t *outlen);
+
+/* Binds a sealed customer name to its store and its lookup hash. */
+void crypto_aad_name(struct aad *a, const unsigned char store_id[STORE_ID_BYTES],
+		     const unsigned char *mac, size_t maclen);
+
+/* A keyed BLAKE2b hash of NAME: equal names, equal hashes; nothing else leaks. */
+void crypto_name_mac(const unsigned char *name_key, const char *name, size_t len,
+		     unsigned char out[32]);
+/* Derives the name-hash key from the master key (into a new sodium_malloc'd key). */
+unsigned char *crypto_name_key(const unsigned char *master);
+
 /* Wraps DATA_KEY under MASTER into OUT[WRAPPED_KEY_BYTES]. */
 void crypto_wrap_key(const unsigned char *master, const struct aad *a,
 		     const unsigned char *data_key, unsigned char *out);

@@ -23,14 +23,16 @@ struct csv_reader {
 	size_t off[CSV_MAX_FIELDS];
 	size_t len[CSV_MAX_FIELDS];
 	size_t nfields;
+	size_t err_line; /* where the last error was */
+	size_t err_col;
 };
 
 void csv_reader_init(struct csv_reader *r, FILE *in);
 void csv_reader_free(struct csv_reader *r);
 
 /* Reads the next record. Returns 1 with a record (*LINE = its first line),
- * 0 at end of input, -1 on a malformed record with ERR set to
- * "line L, column C: reason". */
+ * 0 at end of input, -1 on a malformed record with ERR set to the reason and
+ * r->err_line, r->err_col to where it is. */
 int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen);
 
 static inline const char *csv_field(const struct csv_reader *r, size_t i, size_t *len)

@@ -35,17 +35,26 @@ void store_rollback(struct store *st);
 int store_meta_get(struct store *st, const char *key, void *buf, size_t cap, size_t *len);
 int store_meta_put(struct store *st, const char *key, const void *val, size_t len);
 
+/* Customer names are customer data too: the store keeps a keyed hash of each
+ * name (for lookups) and the name sealed (for listings); the vault makes both. */
+#define STORE_NAME_MAC_BYTES 32
+#define STORE_NAME_SEALED_MAX (NAME_MAX_BYTES + 64)
+
 struct customer_row {
 	int64_t id;
-	char name[NAME_MAX_BYTES + 1];
+	unsigned char name_mac[STORE_NAME_MAC_BYTES];
+	unsigned char name_sealed[STORE_NAME_SEALED_MAX];
+	size_t name_sealed_len;
 	int64_t created_ns;
 };
 
-int store_customer_by_name(struct store *st, const char *name, struct customer_row *out);
+int store_customer_by_mac(struct store *st, const unsigned char mac[STORE_NAME_MAC_BYTES],
+			  struct customer_row *out);
 int store_customer_get(struct store *st, int64_t id, struct customer_row *out);
 /* Copies the customer's wrapped data key into BUF. */
 int store_customer_key(struct store *st, int64_t id, void *buf, size_t cap, size_t *len);
-int store_customer_insert(struct store *st, const char *name, const void *wrapped_key,
+int store_customer_insert(struct store *st, const unsigned char mac[STORE_NAME_MAC_BYTES],
+			  const void *name_sealed, size_t name_sealed_len, const void *wrapped_key,
 			  size_t keylen, uid_t uid, int64_t now_ns, int64_t *id);
 /* Calls FN for up to MAX customers with id > AFTER, in id order. FN returns
  * nonzero to stop early. */
@@ -73,7 +82,9 @@ int store_field_list(struct store *st, int64_t customer_id,
 /* What opening one version needs, all from one query. Pointers are valid only
  * during the callback. */
 struct sealed_view {
-	const char *customer;
+	const unsigned char *name_mac; /* the customer's */
+	const void *name_sealed;
+	size_t name_sealed_len;
 	const void *wrapped_key;
 	size_t wrapped_len;
 	const char *field;

@@ -31,7 +31,9 @@ struct vault {
 	char *dir;
 	struct store *st;
 	unsigned char *master; /* sodium_malloc'd, read-only after load */
+	unsigned char *name_key; /* derived from master: keys the customer-name hash */
 	unsigned char store_id[STORE_ID_BYTES];
+	bool have_store_id;
 	struct catalog *cat;
 };
 
@@ -49,9 +51,27 @@ int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 	       struct vault **out, char *err, size_t errlen);
 void vault_close(struct vault *v);
 
+/* sqlite connections must not cross fork() (its locks are per process): the
+ * daemon detaches the store before daemonizing and attaches it again after. */
+void vault_store_detach(struct vault *v);
+int vault_store_attach(struct vault *v, char *err, size_t errlen);
+
+/* A customer as the layers above see it: its name decrypted. */
+struct customer {
+	int64_t id;
+	char name[NAME_MAX_BYTES + 1];
+	int64_t created_ns;
+};
+
 /* Creates customer NAME with a fresh data key. EEXIST if it exists, EINVAL if
  * the name is not safe. */
 int vault_customer_create(struct vault *v, const char *name, uid_t uid, int64_t *id);
+/* ENOENT if there is none; EIO (logged) if a stored name does not authenticate. */
+int vault_customer_by_name(struct vault *v, const char *name, struct customer *out);
+int vault_customer_get(struct vault *v, int64_t id, struct customer *out);
+/* Up to MAX customers with id > AFTER, in id order; FN returns nonzero to stop. */
+int vault_customer_list(struct vault *v, int64_t after, int max,
+			int (*fn)(void *ctx, const struct customer *c), void *ctx);
 
 /* Decrypts a version (0 = current) of field FIELD_ID into OUT. ENOENT if there
  * is no such version; EIO (logged) if it does not authenticate. */

@@ -129,3 +129,44 @@ int crypto_unwrap_key(const unsigned char *master, const struct aad *a,
 	*out = k;
 	return 0;
 }
+
+int crypto_open_to(const unsigned char *key, const struct aad *a, const unsigned char *blob,
+		   size_t bloblen, unsigned char *out, size_t cap, size_t *outlen)
+{
+	if (bloblen < CRYPTO_OVERHEAD)
+		return EBADMSG;
+	if (bloblen - CRYPTO_OVERHEAD > cap)
+		return EOVERFLOW;
+	unsigned long long got = 0;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &got, NULL, blob + CRYPTO_NONCE_BYTES,
+						       bloblen - CRYPTO_NONCE_BYTES, a->buf,
+						       a->len, blob, key) != 0)
+		return EBADMSG;
+	*outlen = (size_t)got;
+	return 0;
+}
+
+void crypto_aad_name(struct aad *a, const unsigned char store_id[STORE_ID_BYTES],
+		     const unsigned char *mac, size_t maclen)
+{
+	a->len = 0;
+	aad_put(a, "custfs/name/1", 13);
+	aad_put(a, store_id, STORE_ID_BYTES);
+	aad_put(a, mac, maclen);
+}
+
+void crypto_name_mac(const unsigned char *name_key, const char *name, size_t len,
+		     unsigned char out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)name, len, name_key, CRYPTO_KEY_BYTES);
+}
+
+unsigned char *crypto_name_key(const unsigned char *master)
+{
+	static const char label[] = "custfs/name-index/1";
+	unsigned char *k = crypto_key_new();
+	if (k)
+		crypto_generichash(k, CRYPTO_KEY_BYTES, (const unsigned char *)label,
+				   sizeof label - 1, master, CRYPTO_KEY_BYTES);
+	return k;
+}

@@ -29,6 +29,14 @@ static int put(struct csv_reader *r, char c)
 	return secbuf_write(&r->rec, r->rec.len, &c, 1);
 }
 
+static void fail(struct csv_reader *r, size_t line, size_t col, char *err, size_t errlen,
+		 const char *why)
+{
+	r->err_line = line;
+	r->err_col = col;
+	snprintf(err, errlen, "%s", why);
+}
+
 int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 {
 	int c;
@@ -57,7 +65,7 @@ int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 	for (;;) {
 		/* c is the first character of a field. */
 		if (r->nfields == CSV_MAX_FIELDS) {
-			snprintf(err, errlen, "line %zu: more than %d columns", *line, CSV_MAX_FIELDS);
+			fail(r, *line, CSV_MAX_FIELDS + 1, err, errlen, "more than 1024 columns");
 			return -1;
 		}
 		size_t col = r->nfields + 1;
@@ -67,9 +75,7 @@ int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 			for (;;) {
 				c = getc_counted(r);
 				if (c == EOF) {
-					snprintf(err, errlen,
-						 "line %zu, column %zu: quoted value is never closed",
-						 start_line, col);
+					fail(r, start_line, col, err, errlen, "quoted value is never closed");
 					return -1;
 				}
 				if (c == '"') {
@@ -78,30 +84,24 @@ int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 						break; /* closing quote */
 				}
 				if (c == '\0') {
-					snprintf(err, errlen, "line %zu, column %zu: NUL byte in value",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "NUL byte in value");
 					return -1;
 				}
 				if (put(r, (char)c)) {
-					snprintf(err, errlen, "line %zu, column %zu: value is too large",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "value is too large");
 					return -1;
 				}
 			}
 			if (c == '\r') {
 				int d = getc_counted(r);
 				if (d != '\n') {
-					snprintf(err, errlen,
-						 "line %zu, column %zu: stray carriage return after quoted value",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "stray carriage return after quoted value");
 					return -1;
 				}
 				c = '\n';
 			}
 			if (c != ',' && c != '\n' && c != EOF) {
-				snprintf(err, errlen,
-					 "line %zu, column %zu: unexpected character after closing quote",
-					 c == '\n' ? r->line : r->line + 1, col);
+				fail(r, c == '\n' ? r->line : r->line + 1, col, err, errlen, "unexpected character after closing quote");
 				return -1;
 			}
 		} else {
@@ -112,26 +112,19 @@ int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 						c = '\n';
 						break;
 					}
-					snprintf(err, errlen,
-						 "line %zu, column %zu: stray carriage return", r->line + 1,
-						 col);
+					fail(r, r->line + 1, col, err, errlen, "stray carriage return");
 					return -1;
 				}
 				if (c == '"') {
-					snprintf(err, errlen,
-						 "line %zu, column %zu: quote inside an unquoted value "
-						 "(quote the whole value and double the quote)",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "quote inside an unquoted value (quote the whole value and double the quote)");
 					return -1;
 				}
 				if (c == '\0') {
-					snprintf(err, errlen, "line %zu, column %zu: NUL byte in value",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "NUL byte in value");
 					return -1;
 				}
 				if (put(r, (char)c)) {
-					snprintf(err, errlen, "line %zu, column %zu: value is too large",
-						 r->line + 1, col);
+					fail(r, r->line + 1, col, err, errlen, "value is too large");
 					return -1;
 				}
 				c = getc_counted(r);
@@ -139,7 +132,7 @@ int csv_next(struct csv_reader *r, size_t *line, char *err, size_t errlen)
 		}
 		r->len[r->nfields] = r->rec.len - r->off[r->nfields];
 		if (put(r, '\0')) {
-			snprintf(err, errlen, "line %zu: record is too large", *line);
+			fail(r, *line, r->nfields + 1, err, errlen, "record is too large");
 			return -1;
 		}
 		r->nfields++;

@@ -49,7 +49,7 @@ static int read_header(struct import *im, struct csv_reader *r)
 	size_t line;
 	int got = csv_next(r, &line, err, sizeof err);
 	if (got < 0) {
-		import_error(im, " %s", err);
+		import_error(im, "%zu: column %zu: %s", r->err_line, r->err_col, err);
 		return -1;
 	}
 	if (got == 0) {
@@ -81,7 +81,7 @@ static int read_header(struct import *im, struct csv_reader *r)
 
 static void import_record(struct import *im, struct csv_reader *r, size_t line)
 {
-	struct customer_row c;
+	struct customer c;
 	size_t len;
 	int rc;
 
@@ -99,7 +99,7 @@ static void import_record(struct import *im, struct csv_reader *r, size_t line)
 			import_error(im, "%zu: column 1: customer id: %s", line, why);
 		return;
 	}
-	rc = store_customer_by_name(im->v->st, id, &c);
+	rc = vault_customer_by_name(im->v, id, &c);
 	if (rc == ENOENT) {
 		rc = vault_customer_create(im->v, id, getuid(), &c.id);
 		if (!rc)
@@ -177,7 +177,7 @@ int ctl_import(int argc, char **argv)
 			if (got == 0)
 				break;
 			if (got < 0) {
-				import_error(&im, "%s", msg + 4); /* "line N..." -> "N..." */
+				import_error(&im, "%zu: column %zu: %s", r.err_line, r.err_col, msg);
 				break; /* the reader cannot resync after broken quoting */
 			}
 			import_record(&im, &r, line);
@@ -235,7 +235,7 @@ static int note_field(void *p, const struct field_row *f)
 	return 0;
 }
 
-static int export_customer(void *p, const struct customer_row *c)
+static int export_customer(void *p, const struct customer *c)
 {
 	struct export *ex = p;
 	const struct catalog *cat = ex->v->cat;
@@ -315,7 +315,7 @@ int ctl_export(int argc, char **argv)
 	fputc('\n', ex.out);
 	for (;;) {
 		int64_t before = ex.last;
-		int err = store_customer_list(ex.v->st, ex.last, 256, export_customer, &ex);
+		int err = vault_customer_list(ex.v, ex.last, 256, export_customer, &ex);
 		if (err || ex.err) {
 			if (err)
 				fprintf(stderr, "custctl: cannot list customers: %s\n", strerror(err));

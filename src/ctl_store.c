@@ -143,9 +143,9 @@ int ctl_history(int argc, char **argv)
 	struct vault *v = ctl_open_vault(argv[optind], passfile);
 	if (!v)
 		return CTL_REFUSED;
-	struct customer_row cr;
+	struct customer cr;
 	struct field_row fr;
-	int err = store_customer_by_name(v->st, customer, &cr);
+	int err = vault_customer_by_name(v, customer, &cr);
 	if (err) {
 		fprintf(stderr, "custctl: no customer '%s'\n", customer);
 		goto out;

@@ -173,8 +173,14 @@ int main(int argc, char *argv[])
 		goto out_handlers;
 	if (!cli.foreground)
 		log_to_syslog("custfs");
+	if (!cli.foreground)
+		vault_store_detach(v);
 	if (fuse_daemonize(cli.foreground) != 0)
 		goto out_unmount;
+	if (!v->st && vault_store_attach(v, err, sizeof err) != 0) {
+		log_err("%s", err);
+		goto out_unmount;
+	}
 	/* Memory locks do not survive fork(): lock the master key again. */
 	sodium_mlock(v->master, CRYPTO_KEY_BYTES);
 	log_info("mounted %s at %s", store, cli.mountpoint);

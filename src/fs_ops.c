@@ -58,7 +58,11 @@ struct handle {
 	char customer[NAME_MAX_BYTES + 1];
 	bool writable;
 	bool append;
-	bool dirty;      /* buf differs from the stored version */
+	bool dirty;      /* written since the last commit */
+	bool emptied;    /* opened with O_TRUNC or created, not yet committed: stored
+			  * at fsync or release, not at a flush (bash's `>` flushes
+			  * once before it writes; an empty version there would be a
+			  * torn value others could see) */
 	bool registered; /* counted in fs->inflight */
 	struct secbuf buf; /* H_FIELD: the plaintext this handle reads and writes */
 	struct scratch_node *sn; /* H_SCRATCH */
@@ -173,7 +177,7 @@ static void attr_root(struct fs *fs, struct stat *st)
 	set_time(st, fs->mounted_ns);
 }
 
-static void attr_customer(struct stat *st, const struct customer_row *c)
+static void attr_customer(struct stat *st, const struct customer *c)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino_of(K_CUSTOMER, c->id);
@@ -255,7 +259,7 @@ static int field_present(struct fs *fs, const struct field_row *f)
 static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 {
 	struct fs *fs = fs_of(req);
-	struct customer_row c;
+	struct customer c;
 	struct field_row f;
 	int64_t id = 0;
 	int rc;
@@ -265,7 +269,7 @@ static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 		attr_root(fs, st);
 		return 0;
 	case K_CUSTOMER:
-		rc = store_customer_get(fs->v->st, id, &c);
+		rc = vault_customer_get(fs->v, id, &c);
 		if (!rc)
 			rc = visible(req, c.name, NULL);
 		if (!rc)
@@ -276,7 +280,7 @@ static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 		if (!rc)
 			rc = field_present(fs, &f);
 		if (!rc)
-			rc = store_customer_get(fs->v->st, f.customer_id, &c);
+			rc = vault_customer_get(fs->v, f.customer_id, &c);
 		if (!rc) {
 			const struct field_def *def = catalog_field(fs->v->cat, f.name);
 			rc = def ? visible(req, c.name, def) : ENOENT;
@@ -303,7 +307,7 @@ static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name, struct stat *st)
 {
 	struct fs *fs = fs_of(req);
-	struct customer_row c;
+	struct customer c;
 	struct field_row f;
 	int64_t pid = 0;
 	int rc;
@@ -312,14 +316,14 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name, struct
 		return strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : ENOENT;
 	switch (kind_of(parent, &pid)) {
 	case K_ROOT:
-		rc = store_customer_by_name(fs->v->st, name, &c);
+		rc = vault_customer_by_name(fs->v, name, &c);
 		if (!rc)
 			rc = visible(req, c.name, NULL);
 		if (!rc)
 			attr_customer(st, &c);
 		return rc;
 	case K_CUSTOMER: {
-		rc = store_customer_get(fs->v->st, pid, &c);
+		rc = vault_customer_get(fs->v, pid, &c);
 		if (rc)
 			return rc;
 		if (visible(req, c.name, NULL))
@@ -424,11 +428,12 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY;
 }
 
-/* Stores a dirty handle's contents as a new version. Call with h->lock held. */
-static int commit_locked(struct fs *fs, struct handle *h, bool durable)
+/* Stores a handle's contents as a new version if they changed (or, with
+ * EMPTIED_TOO, were emptied). Call with h->lock held. */
+static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_too)
 {
 	struct write_result res;
-	if (h->kind != H_FIELD || !h->dirty)
+	if (h->kind != H_FIELD || !(h->dirty || (emptied_too && h->emptied)))
 		return 0;
 	int rc = store_presented(fs, h->customer_id, h->field, &h->buf, h->uid, durable, &res);
 	if (rc == EINVAL || rc == EFBIG) {
@@ -441,7 +446,7 @@ static int commit_locked(struct fs *fs, struct handle *h, bool durable)
 			h->customer, h->field, strerror(rc));
 		return rc;
 	}
-	h->dirty = false;
+	h->dirty = h->emptied = false;
 	return 0;
 }
 
@@ -449,7 +454,7 @@ static int open_field(fuse_req_t req, int64_t field_id, int flags, bool creating
 		      struct handle **out)
 {
 	struct fs *fs = fs_of(req);
-	struct customer_row c;
+	struct customer c;
 	struct field_row f;
 	bool wr = wants_write(flags);
 	int rc;
@@ -458,7 +463,7 @@ static int open_field(fuse_req_t req, int64_t field_id, int flags, bool creating
 	if (!rc && !creating)
 		rc = field_present(fs, &f);
 	if (!rc)
-		rc = store_customer_get(fs->v->st, f.customer_id, &c);
+		rc = vault_customer_get(fs->v, f.customer_id, &c);
 	if (rc)
 		return rc;
 	const struct field_def *def = catalog_field(fs->v->cat, f.name);
@@ -483,7 +488,7 @@ static int open_field(fuse_req_t req, int64_t field_id, int flags, bool creating
 	h->append = wr && (flags & O_APPEND);
 	if (creating || (wr && (flags & O_TRUNC))) {
 		rc = secbuf_truncate(&h->buf, 0);
-		h->dirty = true; /* an emptied or new field is a change to store */
+		h->emptied = true;
 	} else if (f.version > 0) {
 		rc = load_presented(fs, f.id, &h->buf);
 	}
@@ -566,7 +571,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct customer_row c;
+	struct customer c;
 	struct field_row f;
 	struct handle *h = NULL;
 	struct stat st;
@@ -583,7 +588,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL);
 		return;
 	}
-	rc = store_customer_get(fs->v->st, pid, &c);
+	rc = vault_customer_get(fs->v, pid, &c);
 	if (!rc && visible(req, c.name, NULL))
 		rc = ENOENT;
 	if (rc) {
@@ -696,7 +701,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = handle_of(fi);
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	int rc = commit_locked(fs_of(req), h, false);
+	int rc = commit_locked(fs_of(req), h, false, false);
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, rc);
 }
@@ -707,7 +712,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	(void)ino;
 	(void)datasync;
 	pthread_mutex_lock(&h->lock);
-	int rc = commit_locked(fs_of(req), h, true);
+	int rc = commit_locked(fs_of(req), h, true, true);
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, rc);
 }
@@ -718,7 +723,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct handle *h = handle_of(fi);
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	if (h->dirty && commit_locked(fs, h, false) != 0)
+	if ((h->dirty || h->emptied) && commit_locked(fs, h, false, true) != 0)
 		log_warn("discarded unsaved changes: uid %u %s/%s", (unsigned)h->uid, h->customer,
 			 h->field);
 	pthread_mutex_unlock(&h->lock);
@@ -739,9 +744,9 @@ static int truncate_field(fuse_req_t req, int64_t field_id, off_t size)
 	rc = secbuf_truncate(&h->buf, (size_t)size);
 	if (!rc) {
 		h->dirty = true;
-		rc = commit_locked(fs_of(req), h, false);
+		rc = commit_locked(fs_of(req), h, false, true);
 	}
-	h->dirty = false;
+	h->dirty = h->emptied = false;
 	pthread_mutex_unlock(&h->lock);
 	handle_free(fs_of(req), h);
 	return rc;
@@ -824,7 +829,7 @@ static bool dir_add(struct dirbuf *d, const char *name, fuse_ino_t ino, mode_t t
 
 /* Root offsets: 1 ".", 2 "..", then customers.id + 2, so a listing resumes
  * by id however the table grows. */
-static int root_entry(void *ctx, const struct customer_row *c)
+static int root_entry(void *ctx, const struct customer *c)
 {
 	struct dirbuf *d = ctx;
 	d->next = c->id + 2;
@@ -878,7 +883,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			/* Page through customers by id: bounded memory for any store size. */
 			while (!d.full && !rc) {
 				d.next = 0;
-				rc = store_customer_list(fs->v->st, after, 256, root_entry, &d);
+				rc = vault_customer_list(fs->v, after, 256, root_entry, &d);
 				if (d.next == 0)
 					break;
 				after = d.next - 2;
@@ -886,8 +891,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		break;
 	case K_CUSTOMER: {
-		struct customer_row c;
-		rc = store_customer_get(fs->v->st, id, &c);
+		struct customer c;
+		rc = vault_customer_get(fs->v, id, &c);
 		if (!rc)
 			rc = visible(req, c.name, NULL);
 		if (rc)
@@ -914,7 +919,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct customer_row c;
+	struct customer c;
 	struct stat st;
 	int64_t id;
 	(void)mode;
@@ -933,7 +938,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (!rc)
 		rc = vault_customer_create(fs->v, name, req_uid(req), &id);
 	if (!rc)
-		rc = store_customer_get(fs->v->st, id, &c);
+		rc = vault_customer_get(fs->v, id, &c);
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
@@ -979,7 +984,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 /* A scratch file renamed over a field name stores a new version of the field:
  * history follows the name, not the inode. */
 static int rename_scratch_to_field(fuse_req_t req, struct scratch_node *n,
-				   const struct customer_row *c, const struct field_def *def)
+				   const struct customer *c, const struct field_def *def)
 {
 	struct fs *fs = fs_of(req);
 	struct field_row f;
@@ -1004,7 +1009,7 @@ static int rename_scratch_to_field(fuse_req_t req, struct scratch_node *n,
 
 /* A field renamed to a scratch name (vim's backup) copies its value: the field
  * itself is never removed (R3.4). */
-static int rename_field_to_scratch(fuse_req_t req, const struct customer_row *c,
+static int rename_field_to_scratch(fuse_req_t req, const struct customer *c,
 				   const struct field_def *def, const char *newname)
 {
 	struct fs *fs = fs_of(req);
@@ -1041,7 +1046,7 @@ static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		     const char *newname, unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
-	struct customer_row c;
+	struct customer c;
 	int64_t pid = 0, npid = 0;
 	int rc;
 
@@ -1056,7 +1061,7 @@ static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		log_info("refused: rename to '%s': %s", newname, why);
 		return strlen(newname) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL;
 	}
-	rc = store_customer_get(fs->v->st, pid, &c);
+	rc = vault_customer_get(fs->v, pid, &c);
 	if (!rc && visible(req, c.name, NULL))
 		rc = ENOENT;
 	if (rc)
@@ -1103,10 +1108,10 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	if (!rc && mask != F_OK && kind_of(ino, &id) == K_FIELD) {
 		struct fs *fs = fs_of(req);
 		struct field_row f;
-		struct customer_row c;
+		struct customer c;
 		rc = store_field_get(fs->v->st, id, &f);
 		if (!rc)
-			rc = store_customer_get(fs->v->st, f.customer_id, &c);
+			rc = vault_customer_get(fs->v, f.customer_id, &c);
 		const struct field_def *def = rc ? NULL : catalog_field(fs->v->cat, f.name);
 		if (!rc && !def)
 			rc = ENOENT;
@@ -1117,8 +1122,8 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		if (!rc && (mask & X_OK))
 			rc = EACCES; /* field files are data, never programs */
 	} else if (!rc && mask != F_OK && kind_of(ino, &id) == K_CUSTOMER && (mask & W_OK)) {
-		struct customer_row c;
-		rc = store_customer_get(fs_of(req)->v->st, id, &c);
+		struct customer c;
+		rc = vault_customer_get(fs_of(req)->v, id, &c);
 		if (!rc)
 			rc = decide(req, c.name, NULL, RIGHT_WRITE);
 	} else if (!rc && kind_of(ino, &id) == K_ROOT && (mask & W_OK)) {

@@ -18,7 +18,7 @@ enum stmt_id {
 	S_SYNC_NORMAL,
 	S_META_GET,
 	S_META_PUT,
-	S_CUST_BY_NAME,
+	S_CUST_BY_MAC,
 	S_CUST_GET,
 	S_CUST_KEY,
 	S_CUST_INSERT,
@@ -42,13 +42,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[S_META_GET] = "SELECT value FROM meta WHERE key=?1",
 	[S_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2)",
-	[S_CUST_BY_NAME] = "SELECT id, name, created_ns FROM customers WHERE name=?1",
-	[S_CUST_GET] = "SELECT id, name, created_ns FROM customers WHERE id=?1",
+	[S_CUST_BY_MAC] = "SELECT id, name_mac, name_sealed, created_ns FROM customers "
+			  "WHERE name_mac=?1",
+	[S_CUST_GET] = "SELECT id, name_mac, name_sealed, created_ns FROM customers WHERE id=?1",
 	[S_CUST_KEY] = "SELECT wrapped_key FROM customers WHERE id=?1",
-	[S_CUST_INSERT] = "INSERT INTO customers(name, wrapped_key, created_ns, created_uid) "
-			  "VALUES(?1, ?2, ?3, ?4)",
-	[S_CUST_LIST] = "SELECT id, name, created_ns FROM customers WHERE id > ?1 "
-			"ORDER BY id LIMIT ?2",
+	[S_CUST_INSERT] = "INSERT INTO customers(name_mac, name_sealed, wrapped_key, created_ns, "
+			  "created_uid) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_CUST_LIST] = "SELECT id, name_mac, name_sealed, created_ns FROM customers "
+			"WHERE id > ?1 ORDER BY id LIMIT ?2",
 	[S_FIELD_BY_NAME] = "SELECT id, customer_id, name, cur_version, cur_size, mtime_ns "
 			    "FROM fields WHERE customer_id=?1 AND name=?2",
 	[S_FIELD_GET] = "SELECT id, customer_id, name, cur_version, cur_size, mtime_ns "
@@ -58,7 +59,8 @@ static const char *const stmt_sql[S_COUNT] = {
 			 "FROM fields WHERE customer_id=?1 AND cur_version > 0 ORDER BY id",
 	[S_FIELD_SET_CURRENT] = "UPDATE fields SET cur_version=?2, cur_size=?3, mtime_ns=?4 "
 				"WHERE id=?1 AND cur_version=?2 - 1",
-	[S_SEALED_GET] = "SELECT c.name, c.wrapped_key, f.name, v.version, v.sealed "
+	[S_SEALED_GET] = "SELECT c.name_mac, c.name_sealed, c.wrapped_key, f.name, v.version, "
+			 "v.sealed "
 			 "FROM fields f JOIN customers c ON c.id = f.customer_id "
 			 "JOIN versions v ON v.field_id = f.id AND v.version = "
 			 "CASE WHEN ?2 = 0 THEN f.cur_version ELSE ?2 END WHERE f.id = ?1",
@@ -73,7 +75,8 @@ static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE customers("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  name TEXT NOT NULL UNIQUE,"
+	"  name_mac BLOB NOT NULL UNIQUE,"
+	"  name_sealed BLOB NOT NULL,"
 	"  wrapped_key BLOB NOT NULL,"
 	"  created_ns INTEGER NOT NULL,"
 	"  created_uid INTEGER NOT NULL);"
@@ -404,37 +407,45 @@ static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
 	dst[t ? n : 0] = '\0';
 }
 
-static void read_customer(sqlite3_stmt *s, struct customer_row *c)
+static int read_customer(sqlite3_stmt *s, struct customer_row *c)
 {
+	size_t maclen = (size_t)sqlite3_column_bytes(s, 1);
+	size_t namelen = (size_t)sqlite3_column_bytes(s, 2);
+	if (maclen != STORE_NAME_MAC_BYTES || namelen > sizeof c->name_sealed)
+		return EIO;
 	c->id = sqlite3_column_int64(s, 0);
-	copy_text(c->name, sizeof c->name, s, 1);
-	c->created_ns = sqlite3_column_int64(s, 2);
+	memcpy(c->name_mac, sqlite3_column_blob(s, 1), maclen);
+	memcpy(c->name_sealed, sqlite3_column_blob(s, 2), namelen);
+	c->name_sealed_len = namelen;
+	c->created_ns = sqlite3_column_int64(s, 3);
+	return 0;
 }
 
-static int customer_one(struct store *st, enum stmt_id id, int64_t num, const char *name,
-			struct customer_row *out)
+static int customer_one(struct store *st, enum stmt_id id, int64_t num,
+			const unsigned char *mac, struct customer_row *out)
 {
 	sqlite3 *db;
 	int err = 0;
 	sqlite3_stmt *s = stmt(st, id, &db, &err);
 	if (!s)
 		return err;
-	if (name)
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (mac)
+		sqlite3_bind_blob(s, 1, mac, STORE_NAME_MAC_BYTES, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(s, 1, num);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		read_customer(s, out);
+		err = read_customer(s, out);
 	else
 		err = rc == SQLITE_DONE ? ENOENT : map_rc(db, rc, "read customer");
 	done(s);
 	return err;
 }
 
-int store_customer_by_name(struct store *st, const char *name, struct customer_row *out)
+int store_customer_by_mac(struct store *st, const unsigned char mac[STORE_NAME_MAC_BYTES],
+			  struct customer_row *out)
 {
-	return customer_one(st, S_CUST_BY_NAME, 0, name, out);
+	return customer_one(st, S_CUST_BY_MAC, 0, mac, out);
 }
 
 int store_customer_get(struct store *st, int64_t id, struct customer_row *out)
@@ -466,7 +477,8 @@ int store_customer_key(struct store *st, int64_t id, void *buf, size_t cap, size
 	return err;
 }
 
-int store_customer_insert(struct store *st, const char *name, const void *wrapped_key,
+int store_customer_insert(struct store *st, const unsigned char mac[STORE_NAME_MAC_BYTES],
+			  const void *name_sealed, size_t name_sealed_len, const void *wrapped_key,
 			  size_t keylen, uid_t uid, int64_t now_ns, int64_t *id)
 {
 	sqlite3 *db;
@@ -474,10 +486,11 @@ int store_customer_insert(struct store *st, const char *name, const void *wrappe
 	sqlite3_stmt *s = stmt(st, S_CUST_INSERT, &db, &err);
 	if (!s)
 		return err;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, wrapped_key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now_ns);
-	sqlite3_bind_int64(s, 4, (int64_t)uid);
+	sqlite3_bind_blob(s, 1, mac, STORE_NAME_MAC_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, name_sealed, (int)name_sealed_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, wrapped_key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now_ns);
+	sqlite3_bind_int64(s, 5, (int64_t)uid);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		*id = sqlite3_last_insert_rowid(db);
@@ -499,11 +512,11 @@ int store_customer_list(struct store *st, int64_t after, int max,
 	sqlite3_bind_int(s, 2, max);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct customer_row c;
-		read_customer(s, &c);
-		if (fn(ctx, &c))
+		err = read_customer(s, &c);
+		if (err || fn(ctx, &c))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (!err && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = map_rc(db, rc, "list customers");
 	done(s);
 	return err;
@@ -620,15 +633,18 @@ int store_sealed_get(struct store *st, int64_t field_id, int64_t version,
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		struct sealed_view v = {
-			.customer = (const char *)sqlite3_column_text(s, 0),
-			.wrapped_key = sqlite3_column_blob(s, 1),
-			.wrapped_len = (size_t)sqlite3_column_bytes(s, 1),
-			.field = (const char *)sqlite3_column_text(s, 2),
-			.version = sqlite3_column_int64(s, 3),
-			.sealed = sqlite3_column_blob(s, 4),
-			.sealed_len = (size_t)sqlite3_column_bytes(s, 4),
+			.name_mac = sqlite3_column_blob(s, 0),
+			.name_sealed = sqlite3_column_blob(s, 1),
+			.name_sealed_len = (size_t)sqlite3_column_bytes(s, 1),
+			.wrapped_key = sqlite3_column_blob(s, 2),
+			.wrapped_len = (size_t)sqlite3_column_bytes(s, 2),
+			.field = (const char *)sqlite3_column_text(s, 3),
+			.version = sqlite3_column_int64(s, 4),
+			.sealed = sqlite3_column_blob(s, 5),
+			.sealed_len = (size_t)sqlite3_column_bytes(s, 5),
 		};
-		if (!v.customer || !v.field || !v.wrapped_key || !v.sealed)
+		if (!v.name_mac || sqlite3_column_bytes(s, 0) != STORE_NAME_MAC_BYTES ||
+		    !v.name_sealed || !v.field || !v.wrapped_key || !v.sealed)
 			err = EIO;
 		else
 			err = fn(ctx, &v);

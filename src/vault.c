@@ -215,7 +215,6 @@ int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 {
 	char path[PATH_MAX];
 	struct stat sb;
-	size_t idlen = 0;
 	int rc;
 	struct vault *v = calloc(1, sizeof *v);
 
@@ -255,24 +254,54 @@ int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 	rc = keyfile_load(path, pass, passlen, v->master, err, errlen);
 	if (rc)
 		goto fail;
+	v->name_key = crypto_name_key(v->master);
+	if (!v->name_key) {
+		rc = ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	sodium_mprotect_readonly(v->master);
-	join(path, sizeof path, dir, STORE_DB_FILE);
-	rc = store_open(path, false, &v->st);
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot open database: %s", path, strerror(rc));
+	sodium_mprotect_readonly(v->name_key);
+	rc = vault_store_attach(v, err, errlen);
+	if (rc)
 		goto fail;
-	}
-	rc = store_meta_get(v->st, "store_id", v->store_id, sizeof v->store_id, &idlen);
-	if (rc || idlen != STORE_ID_BYTES) {
-		rc = rc ? rc : EIO;
-		snprintf(err, errlen, "%s: not a custfs database (no store id)", path);
-		goto fail;
-	}
 	*out = v;
 	return 0;
 fail:
 	vault_close(v);
 	return rc;
+}
+
+void vault_store_detach(struct vault *v)
+{
+	store_close(v->st);
+	v->st = NULL;
+}
+
+int vault_store_attach(struct vault *v, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	unsigned char id[STORE_ID_BYTES];
+	size_t idlen = 0;
+
+	join(path, sizeof path, v->dir, STORE_DB_FILE);
+	int rc = store_open(path, false, &v->st);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot open database: %s", path, strerror(rc));
+		return rc;
+	}
+	rc = store_meta_get(v->st, "store_id", id, sizeof id, &idlen);
+	if (rc || idlen != STORE_ID_BYTES) {
+		snprintf(err, errlen, "%s: not a custfs database (no store id)", path);
+		return rc ? rc : EIO;
+	}
+	if (v->have_store_id && memcmp(id, v->store_id, sizeof id) != 0) {
+		snprintf(err, errlen, "%s: the database was replaced by another store's", path);
+		return EIO;
+	}
+	memcpy(v->store_id, id, sizeof id);
+	v->have_store_id = true;
+	return 0;
 }
 
 void vault_close(struct vault *v)
@@ -281,6 +310,7 @@ void vault_close(struct vault *v)
 		return;
 	store_close(v->st);
 	crypto_key_free(v->master);
+	crypto_key_free(v->name_key);
 	catalog_free(v->cat);
 	free(v->dir);
 	free(v);
@@ -289,17 +319,99 @@ void vault_close(struct vault *v)
 int vault_customer_create(struct vault *v, const char *name, uid_t uid, int64_t *id)
 {
 	unsigned char wrapped[WRAPPED_KEY_BYTES];
+	unsigned char mac[STORE_NAME_MAC_BYTES];
+	unsigned char sealed[NAME_MAX_BYTES + CRYPTO_OVERHEAD];
+	size_t len = strlen(name);
 	struct aad a;
 
 	if (!name_ok(name, false))
 		return EINVAL;
+	crypto_name_mac(v->name_key, name, len, mac);
+	crypto_aad_name(&a, v->store_id, mac, sizeof mac);
+	crypto_seal(v->master, &a, (const unsigned char *)name, len, sealed);
 	unsigned char *dk = crypto_key_new_random();
 	if (!dk)
 		return ENOMEM;
 	crypto_aad_datakey(&a, v->store_id, name);
 	crypto_wrap_key(v->master, &a, dk, wrapped);
 	crypto_key_free(dk);
-	return store_customer_insert(v->st, name, wrapped, sizeof wrapped, uid, vault_now_ns(), id);
+	return store_customer_insert(v->st, mac, sealed, len + CRYPTO_OVERHEAD, wrapped,
+				     sizeof wrapped, uid, vault_now_ns(), id);
+}
+
+/* Opens a stored name and checks it against its lookup hash. */
+static int open_name(struct vault *v, const unsigned char *mac, const void *sealed,
+		     size_t sealed_len, char *out)
+{
+	unsigned char check[STORE_NAME_MAC_BYTES];
+	struct aad a;
+	size_t len = 0;
+
+	crypto_aad_name(&a, v->store_id, mac, STORE_NAME_MAC_BYTES);
+	int rc = crypto_open_to(v->master, &a, sealed, sealed_len, (unsigned char *)out,
+				NAME_MAX_BYTES, &len);
+	if (rc == 0) {
+		out[len] = '\0';
+		crypto_name_mac(v->name_key, out, len, check);
+		if (sodium_memcmp(check, mac, sizeof check) != 0 || strlen(out) != len)
+			rc = EBADMSG;
+	}
+	if (rc) {
+		out[0] = '\0';
+		log_err("integrity: a customer name does not authenticate (tampered store)");
+		return EIO;
+	}
+	return 0;
+}
+
+static int customer_from_row(struct vault *v, const struct customer_row *r, struct customer *c)
+{
+	c->id = r->id;
+	c->created_ns = r->created_ns;
+	return open_name(v, r->name_mac, r->name_sealed, r->name_sealed_len, c->name);
+}
+
+int vault_customer_by_name(struct vault *v, const char *name, struct customer *out)
+{
+	unsigned char mac[STORE_NAME_MAC_BYTES];
+	struct customer_row r;
+	size_t len = strlen(name);
+	if (len > NAME_MAX_BYTES)
+		return ENOENT;
+	crypto_name_mac(v->name_key, name, len, mac);
+	int rc = store_customer_by_mac(v->st, mac, &r);
+	return rc ? rc : customer_from_row(v, &r, out);
+}
+
+int vault_customer_get(struct vault *v, int64_t id, struct customer *out)
+{
+	struct customer_row r;
+	int rc = store_customer_get(v->st, id, &r);
+	return rc ? rc : customer_from_row(v, &r, out);
+}
+
+struct list_ctx {
+	struct vault *v;
+	int (*fn)(void *ctx, const struct customer *c);
+	void *ctx;
+};
+
+static int list_one(void *p, const struct customer_row *r)
+{
+	struct list_ctx *l = p;
+	struct customer c;
+	/* A row that does not authenticate is left out (and logged), not served;
+	 * the rest of the listing still works. */
+	if (customer_from_row(l->v, r, &c) != 0)
+		return 0;
+	return l->fn(l->ctx, &c);
+}
+
+int vault_customer_list(struct vault *v, int64_t after, int max,
+			int (*fn)(void *ctx, const struct customer *c), void *ctx)
+{
+	struct list_ctx l = { v, fn, ctx };
+	return store_customer_list(v->st, after, max, list_one, &l);
 }
 
 struct read_ctx {
@@ -313,18 +425,22 @@ static int open_sealed(void *p, const struct sealed_view *sv)
 	struct read_ctx *ctx = p;
 	struct aad a;
 	unsigned char *dk = NULL;
+	char customer[NAME_MAX_BYTES + 1];
 
-	crypto_aad_datakey(&a, ctx->v->store_id, sv->customer);
-	int rc = crypto_unwrap_key(ctx->v->master, &a, sv->wrapped_key, sv->wrapped_len, &dk);
+	int rc = open_name(ctx->v, sv->name_mac, sv->name_sealed, sv->name_sealed_len, customer);
+	if (rc)
+		return rc;
+	crypto_aad_datakey(&a, ctx->v->store_id, customer);
+	rc = crypto_unwrap_key(ctx->v->master, &a, sv->wrapped_key, sv->wrapped_len, &dk);
 	if (rc == 0) {
-		crypto_aad_value(&a, ctx->v->store_id, sv->customer, sv->field, sv->version);
+		crypto_aad_value(&a, ctx->v->store_id, customer, sv->field, sv->version);
 		rc = crypto_open(dk, &a, sv->sealed, sv->sealed_len, ctx->out);
 		crypto_key_free(dk);
 	}
 	if (rc == EBADMSG) {
 		log_err("integrity: customer '%s' field '%s' version %lld does not authenticate "
 			"(tampered or misplaced ciphertext); nothing served",
-			sv->customer, sv->field, (long long)sv->version);
+			customer, sv->field, (long long)sv->version);
 		return EIO;
 	}
 	return rc;
@@ -343,7 +459,7 @@ int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, c
 		       size_t len, uid_t uid, struct write_result *res)
 {
 	unsigned char wrapped[WRAPPED_KEY_BYTES + 1];
-	struct customer_row cust;
+	struct customer cust;
 	struct field_row f;
 	struct aad a;
 	unsigned char *dk = NULL, *sealed = NULL;
@@ -364,7 +480,7 @@ int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, c
 	if (res->why)
 		return EINVAL;
 
-	rc = store_customer_get(v->st, customer_id, &cust);
+	rc = vault_customer_get(v, customer_id, &cust);
 	if (!rc)
 		rc = store_customer_key(v->st, customer_id, wrapped, sizeof wrapped, &wlen);
 	if (!rc)
