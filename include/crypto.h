@@ -51,7 +51,7 @@ void crypto_aad_datakey(struct aad *a, const unsigned char store_id[STORE_ID_BYT
 void crypto_seal(const unsigned char *key, const struct aad *a,
 		 const unsigned char *pt, size_t ptlen, unsigned char *out);
 /* Opens BLOB into OUT (replacing its contents). 0, EBADMSG if the blob is not
- * authentic for this key and AAD (OUT is then left empty), or ENOMEM/EFBIG. */
+ * authentic for this key and AAD, or ENOMEM/EFBIG; on any error OUT is empty. */
 int crypto_open(const unsigned char *key, const struct aad *a,
 		const unsigned char *blob, size_t bloblen, struct secbuf *out);
 

@@ -3,6 +3,7 @@
  * The reader keeps one record at a time in sodium_malloc memory (records hold
  * customer plaintext). Quoted fields may hold commas, doubled quotes and line
  * breaks; both LF and CRLF end a record; a blank line is skipped. */
+/* Needs crypto_init() (sodium_init) first: sodium_malloc aborts otherwise. */
 #ifndef CUSTFS_CSV_H
 #define CUSTFS_CSV_H
 

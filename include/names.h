@@ -4,7 +4,7 @@
  * refused when it could escape a directory, confuse a tool, or is not text:
  * empty, "." or "..", contains '/' or NUL, is longer than NAME_MAX_BYTES, is not
  * valid UTF-8 (overlong forms and surrogates included), or holds a control
- * character. Chinese and other UTF-8 names are fine. */
+ * character (C0, DEL or C1). Chinese and other UTF-8 names are fine. */
 #ifndef CUSTFS_NAMES_H
 #define CUSTFS_NAMES_H
 
@@ -26,6 +26,11 @@ static inline bool name_ok(const char *name, bool allow_dot)
 		n++;
 	return name_problem(name, n, allow_dot) == NULL;
 }
+
+/* A refused name, made safe to log: control and invalid bytes become \xNN,
+ * and it is cut at about 80 bytes. Returns OUT. */
+#define NAME_LOG_MAX 96
+const char *name_for_log(const char *name, char out[NAME_LOG_MAX]);
 
 /* Validates LEN bytes as UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);

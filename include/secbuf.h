@@ -2,6 +2,7 @@
  *
  * MUST: every byte of customer plaintext that custfs holds lives in a secbuf:
  * locked (no swap), guarded, excluded from core dumps, and wiped on free. */
+/* Needs crypto_init() (sodium_init) first: sodium_malloc aborts otherwise. */
 #ifndef CUSTFS_SECBUF_H
 #define CUSTFS_SECBUF_H
 

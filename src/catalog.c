@@ -165,9 +165,13 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 				continue;
 			}
 			if (n >= 5) {
-				if (strcmp(tok[4], "sensitive") != 0 || n > 5) {
+				if (strcmp(tok[4], "sensitive") != 0) {
 					ERR("unexpected '%s' after the level (only 'sensitive' may follow)",
 					    tok[4]);
+					continue;
+				}
+				if (n > 5) {
+					ERR("unexpected '%s' after 'sensitive'", tok[5]);
 					continue;
 				}
 				sensitive = true;

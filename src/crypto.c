@@ -89,8 +89,10 @@ int crypto_open(const unsigned char *key, const struct aad *a,
 	}
 	size_t ptlen = bloblen - CRYPTO_OVERHEAD;
 	int rc = secbuf_reserve(out, ptlen);
-	if (rc)
+	if (rc) {
+		secbuf_truncate(out, 0);
 		return rc;
+	}
 	unsigned long long got = 0;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->data, &got, NULL,
 						       blob + CRYPTO_NONCE_BYTES,

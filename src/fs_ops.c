@@ -532,6 +532,8 @@ static void set_open_flags(struct fs *fs, struct handle *h, struct fuse_file_inf
 		h->kind == H_FIELD ? catalog_field(fs->v->cat, h->field) : NULL;
 	fi->direct_io = (def && def->cls->sensitive) || h->kind == H_SCRATCH;
 	fi->keep_cache = 0; /* every open re-reads: the page cache never outlives a decision */
+	/* A reader has nothing to flush: spare its close() a round trip. */
+	fi->noflush = !h->writable;
 	fi->fh = (uint64_t)(uintptr_t)h;
 }
 
@@ -584,7 +586,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	const char *why = name_problem(name, strlen(name), true);
 	if (why) {
-		log_info("refused: create '%s': %s", name, why);
+		char shown[NAME_LOG_MAX];
+		log_info("refused: create '%s': %s", name_for_log(name, shown), why);
 		fuse_reply_err(req, strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL);
 		return;
 	}
@@ -930,7 +933,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	const char *why = name_problem(name, strlen(name), false);
 	if (why) {
-		log_info("refused: new customer '%s': %s", name, why);
+		char shown[NAME_LOG_MAX];
+		log_info("refused: new customer '%s': %s", name_for_log(name, shown), why);
 		fuse_reply_err(req, strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL);
 		return;
 	}
@@ -1058,7 +1062,8 @@ static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		return EINVAL;
 	const char *why = name_problem(newname, strlen(newname), true);
 	if (why) {
-		log_info("refused: rename to '%s': %s", newname, why);
+		char shown[NAME_LOG_MAX];
+		log_info("refused: rename to '%s': %s", name_for_log(newname, shown), why);
 		return strlen(newname) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL;
 	}
 	rc = vault_customer_get(fs->v, pid, &c);

@@ -63,5 +63,40 @@ const char *name_problem(const char *name, size_t len, bool allow_dot)
 	}
 	if (!utf8_valid(name, len))
 		return "name is not valid UTF-8";
+	for (size_t i = 0; i + 1 < len; i++) /* C1 controls: U+0080..U+009F */
+		if ((unsigned char)name[i] == 0xc2 && (unsigned char)name[i + 1] < 0xa0)
+			return "name contains a control character";
 	return NULL;
+}
+
+const char *name_for_log(const char *name, char out[NAME_LOG_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)name;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+		if (o + 8 >= NAME_LOG_MAX) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (n == 1 && *p >= 0x20 && *p < 0x7f && *p != '\\') {
+			out[o++] = (char)*p++;
+		} else if (n > 1 && strnlen((const char *)p, n) == n &&
+			   utf8_valid((const char *)p, n) && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+			memcpy(out + o, p, n); /* readable text, Chinese included */
+			o += n;
+			p += n;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+			p++;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
