@@ -1,42 +1,60 @@
 /* The access decision: may this person do this to this customer's field?
  *
- * Every open(), every listing and every create asks here, right before any
- * decryption. A decision is allow or deny plus the reason and the rule that
- * decided; anything unexpected is a deny (fail closed).
+ * Every lookup, open, listing and create asks here, before any decryption.
+ * A person's rights on a field are
+ *     their grants' roles ∩ their department's ceiling ∩ their staff type's
+ *     ceiling (level) ∩ the mount's view,
+ * and sensitive classes also need an open checkout (R3.5). A decision is allow
+ * or deny plus the rule that decided and the reason in plain words; no
+ * matching rule, or anything unexpected, is a deny (R1.1).
  *
- * Today's rule set is the foundation's: only root may see or touch customer
- * data. The policy engine (staff, grants, roles, checkouts) replaces the body
- * of access_decide, not its callers. */
+ * access_decide is a pure function of its inputs (policy, employee record,
+ * request, today's date), so the unit tests drive it with tables. */
 #ifndef CUSTFS_ACCESS_H
 #define CUSTFS_ACCESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#include "catalog.h"
+#include "policy.h"
+#include "staff.h"
 
 enum access_right {
 	RIGHT_LIST,   /* see that a customer or field exists */
 	RIGHT_READ,
 	RIGHT_WRITE,
-	RIGHT_CREATE, /* create a customer or a new field */
+	RIGHT_CREATE, /* a new customer (field NULL) or a new field */
 };
 
 struct access_request {
-	uid_t uid; /* from the kernel (the FUSE request), never from user input */
-	pid_t pid;
-	const char *customer;         /* NULL: the list of customers itself */
+	uid_t uid;                    /* from the kernel, never from user input */
+	const struct employee *emp;   /* the uid's employee record, or NULL */
+	int64_t customer_id;          /* 0: no particular customer */
+	const char *customer;         /* its name, for messages */
 	const struct field_def *field; /* NULL: the customer as a whole */
 	enum access_right right;
+	const char *today;            /* YYYY-MM-DD */
+	const struct role *view;      /* the mount's view, or NULL */
 };
 
 struct decision {
 	bool allow;
-	const char *reason; /* plain words, for the person and the log */
-	const char *rule;   /* which rule decided */
+	bool masked;      /* allowed, but shown masked and read-only */
+	const char *rule; /* the rule that decided, e.g. "grant", "stafftype-ceiling" */
+	int64_t grant_id; /* the grant that allowed, if any */
+	char reason[320]; /* plain words, for the person and the log */
 };
 
-void access_decide(const struct access_request *req, struct decision *d);
+/* TRACE, if not NULL, receives each step in plain words (custctl explain). */
+void access_decide(const struct policy *p, const struct access_request *req, struct decision *d,
+		   void (*trace)(void *ctx, const char *line), void *tctx);
+
 const char *access_right_name(enum access_right r);
+
+/* How to appeal a denial (R4.2), for messages. */
+#define ACCESS_APPEAL_HINT \
+	"If you need this for your work, ask your department head to file an " \
+	"application or take up an appeal with administration (R4.2)."
 
 #endif

@@ -51,6 +51,7 @@ int catalog_load(const char *path, FILE *errs, struct catalog **out);
 void catalog_free(struct catalog *c);
 
 const struct field_def *catalog_field(const struct catalog *c, const char *name);
+const struct field_class *catalog_class(const struct catalog *c, const char *name);
 
 /* NULL if VALUE (LEN bytes) is acceptable for FMT, else a reason in plain words. */
 const char *value_format_problem(enum value_format fmt, const char *value, size_t len);

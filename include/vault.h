@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "catalog.h"
+#include "policy.h"
 #include "crypto.h"
 #include "secbuf.h"
 #include "store.h"
@@ -34,7 +35,7 @@ struct vault {
 	unsigned char *name_key; /* derived from master: keys the customer-name hash */
 	unsigned char store_id[STORE_ID_BYTES];
 	bool have_store_id;
-	struct catalog *cat;
+	struct policy *policy; /* as loaded at open; the daemon may swap in newer ones */
 };
 
 /* Creates a new store in DIR with a copy of POLICY_DIR. PASS (may be NULL)
@@ -46,7 +47,7 @@ int vault_init(const char *dir, const char *policy_dir, const char *pass, size_t
 /* Whether DIR's master key needs a passphrase. */
 int vault_needs_passphrase(const char *dir, bool *needs, char *err, size_t errlen);
 
-/* Opens DIR. Catalogue errors go to ERRS. 0 or errno, with ERR set. */
+/* Opens DIR. Policy errors go to ERRS. 0 or errno, with ERR set. */
 int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 	       struct vault **out, char *err, size_t errlen);
 void vault_close(struct vault *v);
@@ -84,14 +85,15 @@ struct write_result {
 };
 
 /* Stores PT as a new version of CUSTOMER_ID's field NAME, atomically, creating
- * the field if needed. EINVAL (RES->why) if the field is not in the catalogue
+ * the field if needed. EINVAL (RES->why) if the field is not in catalogue CAT
  * or the value breaks its format. */
-int vault_write(struct vault *v, int64_t customer_id, const char *name, const void *pt,
-		size_t len, uid_t uid, bool durable, struct write_result *res);
+int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id, const char *name,
+		const void *pt, size_t len, uid_t uid, bool durable, struct write_result *res);
 
 /* Same, inside a transaction the caller holds (for imports). */
-int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, const void *pt,
-		       size_t len, uid_t uid, struct write_result *res);
+int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t customer_id,
+		       const char *name, const void *pt, size_t len, uid_t uid,
+		       struct write_result *res);
 
 int64_t vault_now_ns(void);
 

@@ -1,5 +1,9 @@
 #include "access.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 const char *access_right_name(enum access_right r)
 {
 	switch (r) {
@@ -15,20 +19,256 @@ const char *access_right_name(enum access_right r)
 	return "unknown";
 }
 
-void access_decide(const struct access_request *req, struct decision *d)
-{
-	/* Deny unless a rule permits (R1.1). */
-	d->allow = false;
-	d->rule = "default-deny";
-	d->reason = "no rule grants this access";
+struct ctx {
+	void (*trace)(void *, const char *);
+	void *tctx;
+};
 
-	if (req->uid == 0) {
-		d->allow = true;
-		d->rule = "superuser";
-		d->reason = "root administers the store";
+static void step(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void step(const struct ctx *c, const char *fmt, ...)
+{
+	if (!c->trace)
+		return;
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	c->trace(c->tctx, line);
+}
+
+static void deny(struct decision *d, const struct ctx *c, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void deny(struct decision *d, const struct ctx *c, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+	va_end(ap);
+	d->allow = false;
+	d->masked = false;
+	d->rule = rule;
+	step(c, "DENY (%s): %s", rule, d->reason);
+}
+
+static void allow(struct decision *d, const struct ctx *c, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void allow(struct decision *d, const struct ctx *c, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+	va_end(ap);
+	d->allow = true;
+	d->rule = rule;
+	step(c, "ALLOW (%s): %s", rule, d->reason);
+}
+
+/* Whether grant G of employee E counts for this request, with the reason it
+ * does not in *WHY. */
+static const struct role *usable_grant(const struct policy *p, const struct employee *e,
+				       const struct stafftype *st, const struct department *dept,
+				       const struct grant *g, const struct access_request *r,
+				       const char **why)
+{
+	const struct role *role = policy_role(p, g->role);
+	if (g->status != GRANT_ACTIVE)
+		*why = g->status == GRANT_SUSPENDED ? "suspended" : "revoked";
+	else if (g->end_date[0] && strcmp(g->end_date, r->today) < 0)
+		*why = "ended";
+	else if (!role)
+		*why = "its role is no longer in the policy";
+	else if (role->dept != dept)
+		*why = "its role belongs to another department";
+	else if (st->scoped && !g->scoped)
+		*why = "this staff type needs grants that name customers";
+	else if (st->expiring && !g->end_date[0])
+		*why = "this staff type needs grants with an end date";
+	else if (r->customer_id && !grant_covers(g, r->customer_id))
+		*why = "it does not name this customer";
+	else
+		return role;
+	(void)e;
+	return NULL;
+}
+
+/* The rights (R_READ|R_WRITE) that ROLE, within the ceilings, gives on field I. */
+static unsigned char field_bits(const struct policy *p, const struct role *role,
+				const struct department *dept, const struct stafftype *st,
+				const struct role *view, size_t i)
+{
+	unsigned char bits = role->rights.field[i] & dept->ceiling.field[i];
+	if (p->cat->fields[i].cls->level > st->max_level)
+		bits = 0;
+	if (view)
+		bits &= view->rights.field[i];
+	return bits;
+}
+
+void access_decide(const struct policy *p, const struct access_request *r, struct decision *d,
+		   void (*trace)(void *ctx, const char *line), void *tctx)
+{
+	const struct ctx c = { trace, tctx };
+	const struct employee *e = r->emp;
+	const struct field_def *f = r->field;
+
+	memset(d, 0, sizeof *d);
+	d->rule = "default-deny";
+	snprintf(d->reason, sizeof d->reason, "no rule grants this");
+
+	if (r->uid == 0) {
+		allow(d, &c, "superuser", "root administers the store");
 		return;
 	}
-	d->rule = "no-staff-policy";
-	d->reason = "no staff policy is configured for this store: only root may access "
-		    "customer data";
+	if (!e) {
+		deny(d, &c, "unknown-user",
+		     "uid %u is not on the staff register (custctl employee add)", (unsigned)r->uid);
+		return;
+	}
+	step(&c, "%s (%s): department %s, post %s, staff type %s%s%s", e->login, e->name,
+	     e->department, e->post[0] ? e->post : "-", e->staff_type,
+	     e->end_date[0] ? ", until " : "", e->end_date);
+	if (e->departed) {
+		deny(d, &c, "departed", "%s has left; all access ended (R4.3)", e->login);
+		return;
+	}
+	const struct stafftype *st = policy_stafftype(p, e->staff_type);
+	const struct department *dept = policy_department(p, e->department);
+	if (!st || !dept) {
+		deny(d, &c, "policy-mismatch", "the policy has no %s '%s'",
+		     st ? "department" : "staff type", st ? e->department : e->staff_type);
+		return;
+	}
+	step(&c, "staff type %s reaches level %d%s%s", st->name, st->max_level,
+	     st->scoped ? ", named customers only" : "", st->expiring ? ", with an end date" : "");
+	if (st->expiring && (!e->end_date[0] || strcmp(e->end_date, r->today) < 0)) {
+		deny(d, &c, "expired", "%s's engagement %s (R1.2)", e->login,
+		     e->end_date[0] ? "has ended" : "has no end date");
+		return;
+	}
+	if (!r->customer_id && !f && r->right == RIGHT_LIST) {
+		allow(d, &c, "list", "anyone on the staff register may list the customers they "
+				     "hold rights on");
+		return;
+	}
+
+	/* Creating a customer (R3.6): an unscoped grant of a role with "create". */
+	if (!f && r->right == RIGHT_CREATE) {
+		if (!dept->ceiling.create) {
+			deny(d, &c, "department-ceiling", "department %s may not create customers",
+			     dept->name);
+			return;
+		}
+		if (r->view && !r->view->rights.create) {
+			deny(d, &c, "view", "this mount's view (%s) does not create customers",
+			     r->view->name);
+			return;
+		}
+		for (size_t i = 0; i < e->ngrants; i++) {
+			const char *why = NULL;
+			const struct grant *g = &e->grants[i];
+			const struct role *role = usable_grant(p, e, st, dept, g, r, &why);
+			if (role && role->rights.create && !g->scoped) {
+				d->grant_id = g->id;
+				allow(d, &c, "grant", "grant #%lld (role %s) creates customers",
+				      (long long)g->id, role->name);
+				return;
+			}
+		}
+		deny(d, &c, "no-grant", "no grant of yours creates customers");
+		return;
+	}
+
+	/* Every grant that counts for this customer, and what it gives. */
+	unsigned char bits = 0;
+	const struct grant *via = NULL;
+	for (size_t i = 0; i < e->ngrants; i++) {
+		const char *why = NULL;
+		const struct grant *g = &e->grants[i];
+		const struct role *role = usable_grant(p, e, st, dept, g, r, &why);
+		if (!role) {
+			step(&c, "grant #%lld (role %s) does not count: %s", (long long)g->id, g->role,
+			     why);
+			continue;
+		}
+		if (!f) {
+			unsigned char any = 0;
+			for (size_t k = 0; k < p->cat->nfields; k++)
+				any |= field_bits(p, role, dept, st, r->view, k);
+			step(&c, "grant #%lld (role %s) %s on this customer", (long long)g->id,
+			     role->name, any ? "gives rights" : "gives nothing");
+			if (any && !via)
+				via = g;
+			bits |= any;
+			continue;
+		}
+		unsigned char b = field_bits(p, role, dept, st, r->view, f->index);
+		step(&c, "grant #%lld (role %s) gives %s on %s (class %s)", (long long)g->id,
+		     role->name,
+		     b == (R_READ | R_WRITE) ? "read and write" : b == R_READ ? "read"
+							: b == R_WRITE ? "write" : "nothing",
+		     f->name, f->cls->name);
+		if (b && !via)
+			via = g;
+		bits |= b;
+	}
+
+	if (!f) {
+		/* The customer as a whole: visible, or usable for scratch files. */
+		bool ok = r->right == RIGHT_LIST ? bits != 0 : (bits & R_WRITE) != 0;
+		if (ok) {
+			d->grant_id = via->id;
+			allow(d, &c, "grant", "grant #%lld gives you rights on customer %s",
+			      (long long)via->id, r->customer ? r->customer : "?");
+		} else {
+			deny(d, &c, "no-grant", "no grant of yours gives %s on customer %s",
+			     r->right == RIGHT_LIST ? "any right" : "write", r->customer ? r->customer : "?");
+		}
+		return;
+	}
+
+	unsigned char need = r->right == RIGHT_READ ? R_READ
+			     : r->right == RIGHT_LIST ? (R_READ | R_WRITE)
+						      : R_WRITE;
+	if (!(bits & need)) {
+		/* Say which ceiling stopped it, if one did: that is what people ask. */
+		unsigned char granted = 0;
+		for (size_t i = 0; i < e->ngrants; i++) {
+			const char *why = NULL;
+			const struct role *role = usable_grant(p, e, st, dept, &e->grants[i], r, &why);
+			if (role)
+				granted |= role->rights.field[f->index];
+		}
+		if (!(granted & need))
+			deny(d, &c, "no-grant", "no grant of yours gives %s on %s (class %s)",
+			     r->right == RIGHT_LIST ? "any right" : access_right_name(r->right),
+			     f->name, f->cls->name);
+		else if (!(dept->ceiling.field[f->index] & need))
+			deny(d, &c, "department-ceiling", "department %s may not %s class %s",
+			     dept->name, r->right == RIGHT_READ ? "read" : "write", f->cls->name);
+		else if (f->cls->level > st->max_level)
+			deny(d, &c, "stafftype-ceiling",
+			     "class %s is level %d; staff type %s reaches level %d (R1.2)",
+			     f->cls->name, f->cls->level, st->name, st->max_level);
+		else
+			deny(d, &c, "view", "this mount's view (%s) does not show %s",
+			     r->view ? r->view->name : "-", f->name);
+		return;
+	}
+	d->grant_id = via ? via->id : 0;
+	bool masked = st->masked[f->index] && p->masks[f->index].kind != MASK_NONE;
+	if (masked && r->right != RIGHT_LIST && r->right != RIGHT_READ) {
+		deny(d, &c, "masked", "staff type %s sees %s masked, and masked fields are "
+				      "read-only", st->name, f->name);
+		return;
+	}
+	if (f->cls->sensitive && r->right != RIGHT_LIST) {
+		deny(d, &c, "checkout-required",
+		     "class %s is sensitive: it opens only inside a checkout registered with "
+		     "administration (R3.5)", f->cls->name);
+		return;
+	}
+	d->masked = masked;
+	allow(d, &c, "grant", "grant #%lld gives %s on %s (class %s)%s", (long long)d->grant_id,
+	      access_right_name(r->right), f->name, f->cls->name, masked ? ", masked" : "");
 }

@@ -6,11 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conf.h"
 #include "names.h"
 
-#define LINE_MAX_BYTES 4096
-#define FILE_MAX_BYTES (1024 * 1024)
-#define MAX_TOKENS 8
 
 static const char *const format_names[] = {
 	[FORMAT_TEXT] = "text",       [FORMAT_PHONE] = "phone",
@@ -78,71 +76,20 @@ static int parse_format(const char *s, enum value_format *out)
 	return -1;
 }
 
-/* Splits LINE in place at blanks; a '#' starts a comment. */
-static int tokenize(char *line, char **tok)
-{
-	int n = 0;
-	char *p = line;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p == '\0' || *p == '#')
-			break;
-		if (n == MAX_TOKENS)
-			return n + 1;
-		tok[n++] = p;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '#')
-			p++;
-		if (*p == '#') {
-			*p = '\0';
-			break;
-		}
-		if (*p)
-			*p++ = '\0';
-	}
-	return n;
-}
-
-#define ERR(...)                                                   \
-	do {                                                       \
-		fprintf(errs, "%s:%zu: ", path, lineno);           \
-		fprintf(errs, __VA_ARGS__);                        \
-		fputc('\n', errs);                                 \
-		nerr++;                                            \
-	} while (0)
+#define ERR(...) conf_error(&r, __VA_ARGS__)
 
 int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 {
 	struct catalog *c = calloc(1, sizeof *c);
-	char *line = malloc(LINE_MAX_BYTES + 2);
-	size_t lineno = 0, capc = 0, capf = 0;
-	int nerr = 0;
+	struct conf_reader r;
+	char *tok[CONF_MAX_WORDS];
+	size_t capc = 0, capf = 0;
+	int n;
 
-	if (!c || !line)
+	if (!c)
 		goto nomem;
-	while (fgets(line, LINE_MAX_BYTES + 2, in)) {
-		char *tok[MAX_TOKENS];
-		size_t len = strlen(line);
-
-		lineno++;
-		if (len > LINE_MAX_BYTES && line[len - 1] != '\n') {
-			ERR("line is longer than %d bytes", LINE_MAX_BYTES);
-			int ch;
-			while ((ch = fgetc(in)) != EOF && ch != '\n')
-				;
-			continue;
-		}
-		if (!utf8_valid(line, len)) {
-			ERR("line is not valid UTF-8");
-			continue;
-		}
-		int n = tokenize(line, tok);
-		if (n == 0)
-			continue;
-		if (n > MAX_TOKENS) {
-			ERR("too many words");
-			continue;
-		}
+	conf_init(&r, in, path, errs);
+	while ((n = conf_next(&r, tok)) > 0) {
 		if (strcmp(tok[0], "class") == 0) {
 			/* class NAME level N [sensitive] */
 			char *end = NULL;
@@ -227,6 +174,10 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 				ERR("field '%s' is defined twice", tok[1]);
 				continue;
 			}
+			if (find_class(c, tok[1])) {
+				ERR("field '%s' has the name of a class", tok[1]);
+				continue;
+			}
 			if (c->nfields == capf) {
 				capf = capf ? capf * 2 : 32;
 				void *p = realloc(c->fields, capf * sizeof *c->fields);
@@ -246,19 +197,13 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 			ERR("unknown statement '%s' (expected 'class' or 'field')", tok[0]);
 		}
 	}
-	if (ferror(in)) {
-		fprintf(errs, "%s: read error\n", path);
-		nerr++;
-	}
-	if (nerr == 0 && c->nfields == 0) {
+	if (r.nerr == 0 && c->nfields == 0) {
 		fprintf(errs, "%s: no fields are defined\n", path);
-		nerr++;
+		r.nerr++;
 	}
-	free(line);
-	line = NULL;
-	if (nerr) {
+	if (r.nerr) {
 		catalog_free(c);
-		return nerr;
+		return r.nerr;
 	}
 	c->sorted = malloc(c->nfields * sizeof *c->sorted);
 	if (!c->sorted)
@@ -269,7 +214,6 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 	*out = c;
 	return 0;
 nomem:
-	free(line);
 	catalog_free(c);
 	fprintf(errs, "%s: out of memory\n", path);
 	return -1;
@@ -277,20 +221,17 @@ nomem:
 
 int catalog_load(const char *path, FILE *errs, struct catalog **out)
 {
-	FILE *f = fopen(path, "re");
-	struct stat st;
-	if (!f) {
-		fprintf(errs, "%s: %s\n", path, strerror(errno));
+	FILE *f = conf_open_file(path, errs);
+	if (!f)
 		return 1;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX_BYTES) {
-		fprintf(errs, "%s: not a regular file of at most 1 MiB\n", path);
-		fclose(f);
-		return 1;
-	}
 	int rc = catalog_parse(f, path, errs, out);
 	fclose(f);
 	return rc;
+}
+
+const struct field_class *catalog_class(const struct catalog *c, const char *name)
+{
+	return find_class(c, name);
 }
 
 /* ---- value formats ---- */

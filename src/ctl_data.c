@@ -65,7 +65,7 @@ static int read_header(struct import *im, struct csv_reader *r)
 	im->ncols = r->nfields;
 	for (size_t i = 1; i < r->nfields; i++) {
 		const char *name = csv_field(r, i, &len);
-		im->col[i] = strlen(name) == len ? catalog_field(im->v->cat, name) : NULL;
+		im->col[i] = strlen(name) == len ? catalog_field(im->v->policy->cat, name) : NULL;
 		if (!im->col[i]) {
 			import_error(im, "%zu: column %zu: '%s' is not a field of the catalogue", line,
 				     i + 1, name);
@@ -114,7 +114,7 @@ static void import_record(struct import *im, struct csv_reader *r, size_t line)
 		const char *val = csv_field(r, i, &len);
 		if (len == 0)
 			continue; /* an empty cell is "no value" */
-		rc = vault_write_in_txn(im->v, c.id, im->col[i]->name, val, len, getuid(), &res);
+		rc = vault_write_in_txn(im->v, im->v->policy->cat, c.id, im->col[i]->name, val, len, getuid(), &res);
 		if (rc == EINVAL || rc == EFBIG)
 			import_error(im, "%zu: column %zu (%s): %s", line, i + 1, im->col[i]->name,
 				     res.why ? res.why : strerror(rc));
@@ -229,7 +229,7 @@ struct export {
 static int note_field(void *p, const struct field_row *f)
 {
 	struct export *ex = p;
-	const struct field_def *def = catalog_field(ex->v->cat, f->name);
+	const struct field_def *def = catalog_field(ex->v->policy->cat, f->name);
 	if (def)
 		ex->field_of[def->index] = f->id;
 	return 0;
@@ -238,7 +238,7 @@ static int note_field(void *p, const struct field_row *f)
 static int export_customer(void *p, const struct customer *c)
 {
 	struct export *ex = p;
-	const struct catalog *cat = ex->v->cat;
+	const struct catalog *cat = ex->v->policy->cat;
 	ex->last = c->id;
 	memset(ex->field_of, 0, cat->nfields * sizeof *ex->field_of);
 	ex->err = store_field_list(ex->v->st, c->id, note_field, ex);
@@ -303,14 +303,14 @@ int ctl_export(int argc, char **argv)
 	char *iobuf = sodium_malloc(65536);
 	if (iobuf)
 		setvbuf(ex.out, iobuf, _IOFBF, 65536);
-	ex.field_of = calloc(ex.v->cat->nfields, sizeof *ex.field_of);
+	ex.field_of = calloc(ex.v->policy->cat->nfields, sizeof *ex.field_of);
 	if (!ex.field_of) {
 		fprintf(stderr, "custctl: out of memory\n");
 		goto out;
 	}
 	csv_write_field(ex.out, "id", 2, true);
-	for (size_t i = 0; i < ex.v->cat->nfields; i++)
-		csv_write_field(ex.out, ex.v->cat->fields[i].name, strlen(ex.v->cat->fields[i].name),
+	for (size_t i = 0; i < ex.v->policy->cat->nfields; i++)
+		csv_write_field(ex.out, ex.v->policy->cat->fields[i].name, strlen(ex.v->policy->cat->fields[i].name),
 				false);
 	fputc('\n', ex.out);
 	for (;;) {

@@ -3,6 +3,9 @@
  * Checks everything it can (options, store, keys, policy) before mounting, so a
  * mistake is a message and exit code 1 or 2, never a half-mounted filesystem. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -27,6 +30,7 @@ struct options {
 	char *store;
 	char *passfile;
 	char *entry_timeout;
+	char *view;
 	int nonopts;
 	int bad;
 };
@@ -35,6 +39,7 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	OPT("passfile=%s", passfile),
 	OPT("entry_timeout=%s", entry_timeout),
+	OPT("view=%s", view),
 	FUSE_OPT_END
 };
 
@@ -62,11 +67,60 @@ static void usage(const char *prog)
 	       "custfs options:\n"
 	       "    -o passfile=FILE       read the master key's passphrase from FILE\n"
 	       "                           (default: ask on the terminal, if the key has one)\n"
+	       "    -o view=ROLE           show only what ROLE may ever see (per-role views)\n"
 	       "    -o entry_timeout=SECS  how long the kernel may cache names and\n"
-	       "                           attributes (default 0: every access is decided)\n\n"
+	       "                           attributes (default 0: every access is decided;\n"
+	       "                           more is only safe for a single-user mount)\n\n"
+	       "Signals: SIGHUP re-reads STORE/policy (custctl policy reload); the old\n"
+	       "policy stays in force if the new one has errors.\n\n"
 	       "FUSE options:\n", prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
+}
+
+/* ---- policy reload on SIGHUP ----
+ * SIGHUP is blocked in every thread and taken by sigwait in this one, so a
+ * reload runs in an ordinary thread (not a signal handler) and libfuse's own
+ * SIGHUP handler (which would unmount) never runs. */
+static volatile sig_atomic_t stopping;
+
+static void *reload_thread(void *arg)
+{
+	struct fs *fs = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0 || stopping)
+			return NULL;
+		fs_reload_policy(fs);
+	}
+}
+
+/* STORE/run/PID names each mount of the store, so `custctl policy reload`
+ * can find the daemons to signal. */
+static void run_register(const char *store, const char *mnt, const char *view, char *path,
+			 size_t cap)
+{
+	char dir[PATH_MAX];
+	path[0] = '\0';
+	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
+		return;
+	mkdir(dir, 0700);
+	if ((size_t)snprintf(path, cap, "%s/%d", dir, (int)getpid()) >= cap) {
+		path[0] = '\0';
+		return;
+	}
+	FILE *f = fopen(path, "we");
+	if (!f) {
+		log_warn("cannot write %s: %s (policy reload must signal this daemon by hand)", path,
+			 strerror(errno));
+		path[0] = '\0';
+		return;
+	}
+	fprintf(f, "%s\n%s\n", mnt, view ? view : "");
+	fclose(f);
 }
 
 static int parse_timeout(const char *s, double *out)
@@ -91,7 +145,9 @@ int main(int argc, char *argv[])
 	char *pass = NULL;
 	size_t passlen = 0;
 	double entry_timeout = 0;
-	char err[512], store[PATH_MAX];
+	char err[512], store[PATH_MAX], runfile[PATH_MAX] = "";
+	pthread_t reloader;
+	bool have_reloader = false;
 	int rc = EXIT_FAIL;
 
 	/* Keys and plaintext stay out of core dumps and same-uid ptrace. */
@@ -150,7 +206,11 @@ int main(int argc, char *argv[])
 	}
 	passphrase_free(pass);
 	pass = NULL;
-	if (fs_init(&fs, v, entry_timeout) != 0) {
+	if (o.view && !policy_role(v->policy, o.view)) {
+		fprintf(stderr, "custfs: view=%s: the store's policy has no such role\n", o.view);
+		goto usage_error;
+	}
+	if (fs_init(&fs, v, o.view, entry_timeout) != 0) {
 		fprintf(stderr, "custfs: out of memory\n");
 		goto out;
 	}
@@ -181,6 +241,15 @@ int main(int argc, char *argv[])
 		log_err("%s", err);
 		goto out_unmount;
 	}
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL); /* inherited by every thread from here */
+	if (pthread_create(&reloader, NULL, reload_thread, &fs) == 0)
+		have_reloader = true;
+	else
+		log_warn("no reload thread: SIGHUP will be ignored");
+	run_register(store, cli.mountpoint, o.view, runfile, sizeof runfile);
 	/* Memory locks do not survive fork(): lock the master key again. */
 	sodium_mlock(v->master, CRYPTO_KEY_BYTES);
 	log_info("mounted %s at %s", store, cli.mountpoint);
@@ -203,6 +272,13 @@ int main(int argc, char *argv[])
 	rc = rc == 0 ? EXIT_OK : EXIT_FAIL;
 	log_info("unmounted %s", cli.mountpoint);
 out_unmount:
+	if (have_reloader) {
+		stopping = 1;
+		pthread_kill(reloader, SIGHUP);
+		pthread_join(reloader, NULL);
+	}
+	if (runfile[0])
+		unlink(runfile);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);
@@ -216,6 +292,7 @@ out:
 	free(o.store);
 	free(o.passfile);
 	free(o.entry_timeout);
+	free(o.view);
 	fuse_opt_free_args(&args);
 	return rc;
 usage_error:

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,21 @@
 
 #include "access.h"
 #include "log.h"
+#include "mask.h"
 #include "names.h"
+#include "staff.h"
 
 /* ---- inode numbers ----
  * Ids come from the database (never reused) or the scratch table, so an inode
  * number names one object for the life of the mount and needs no table:
  *   1               the root
+ *   (id << 2) | 0   the control directory .custfs and its files (ids 1..3)
  *   (id << 2) | 1   scratch file id (ids start at 1)
  *   (id << 2) | 2   customer directory, customers.id
  *   (id << 2) | 3   field file, fields.id */
-enum kind { K_ROOT, K_SCRATCH, K_CUSTOMER, K_FIELD, K_NONE };
+enum kind { K_CTL, K_SCRATCH, K_CUSTOMER, K_FIELD, K_ROOT };
+enum { CTL_DIR = 1, CTL_WHY = 2, CTL_EXPLAIN = 3 };
+#define CTL_NAME ".custfs"
 
 static fuse_ino_t ino_of(enum kind k, int64_t id)
 {
@@ -33,19 +39,11 @@ static enum kind kind_of(fuse_ino_t ino, int64_t *id)
 	if (ino == FUSE_ROOT_ID)
 		return K_ROOT;
 	*id = (int64_t)(ino >> 2);
-	switch (ino & 3) {
-	case 1:
-		return K_SCRATCH;
-	case 2:
-		return K_CUSTOMER;
-	case 3:
-		return K_FIELD;
-	}
-	return K_NONE;
+	return (enum kind)(ino & 3);
 }
 
 /* ---- open files ---- */
-enum handle_kind { H_FIELD, H_SCRATCH };
+enum handle_kind { H_FIELD, H_SCRATCH, H_WHY, H_EXPLAIN };
 
 struct handle {
 	pthread_mutex_t lock; /* serialises this handle's reads, writes and commits */
@@ -58,24 +56,36 @@ struct handle {
 	char customer[NAME_MAX_BYTES + 1];
 	bool writable;
 	bool append;
+	bool masked;     /* shows the masked form; never written */
 	bool dirty;      /* written since the last commit */
 	bool emptied;    /* opened with O_TRUNC or created, not yet committed: stored
 			  * at fsync or release, not at a flush (bash's `>` flushes
 			  * once before it writes; an empty version there would be a
 			  * torn value others could see) */
 	bool registered; /* counted in fs->inflight */
-	struct secbuf buf; /* H_FIELD: the plaintext this handle reads and writes */
+	struct secbuf buf; /* the plaintext this handle reads and writes */
 	struct scratch_node *sn; /* H_SCRATCH */
 };
 
-int fs_init(struct fs *fs, struct vault *v, double entry_timeout)
+int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeout)
 {
+	memset(fs, 0, sizeof *fs);
 	fs->v = v;
 	fs->entry_timeout = entry_timeout;
 	fs->mounted_ns = vault_now_ns();
+	atomic_store(&fs->policy, v->policy);
+	pthread_mutex_init(&fs->retired_lock, NULL);
 	fs->scratch = scratch_table_new();
 	fs->inflight = inflight_new();
-	if (!fs->scratch || !fs->inflight) {
+	fs->why = notes_new();
+	fs->explain = notes_new();
+	size_t n = strlen(v->dir) + sizeof "/" VAULT_POLICY_DIR;
+	fs->policy_dir = malloc(n);
+	if (fs->policy_dir)
+		snprintf(fs->policy_dir, n, "%s/%s", v->dir, VAULT_POLICY_DIR);
+	fs->view = view ? strdup(view) : NULL;
+	if (!fs->scratch || !fs->inflight || !fs->why || !fs->explain || !fs->policy_dir ||
+	    (view && !fs->view)) {
 		fs_destroy(fs);
 		return ENOMEM;
 	}
@@ -86,8 +96,63 @@ void fs_destroy(struct fs *fs)
 {
 	scratch_table_free(fs->scratch);
 	inflight_free(fs->inflight);
-	fs->scratch = NULL;
-	fs->inflight = NULL;
+	notes_free(fs->why);
+	notes_free(fs->explain);
+	/* The vault frees the policy it loaded; the daemon frees the ones it swapped in. */
+	struct policy *cur = atomic_load(&fs->policy);
+	if (fs->v && cur != fs->v->policy)
+		policy_free(cur);
+	for (size_t i = 0; i < fs->nretired; i++)
+		if (!fs->v || fs->retired[i] != fs->v->policy)
+			policy_free(fs->retired[i]);
+	free(fs->retired);
+	pthread_mutex_destroy(&fs->retired_lock);
+	free(fs->policy_dir);
+	free(fs->view);
+	memset(fs, 0, sizeof *fs);
+}
+
+int fs_reload_policy(struct fs *fs)
+{
+	char *errs = NULL;
+	size_t errlen = 0;
+	struct policy *fresh = NULL;
+	FILE *mem = open_memstream(&errs, &errlen);
+	int nerr = mem ? policy_load(fs->policy_dir, mem, &fresh) : -1;
+	if (mem)
+		fclose(mem);
+	if (nerr == 0 && fs->view && !policy_role(fresh, fs->view)) {
+		log_err("policy reload: the new policy has no role '%s' for this mount's view; "
+			"keeping the old policy", fs->view);
+		policy_free(fresh);
+		free(errs);
+		return EINVAL;
+	}
+	if (nerr != 0) {
+		for (char *save = NULL, *line = errs ? strtok_r(errs, "\n", &save) : NULL; line;
+		     line = strtok_r(NULL, "\n", &save))
+			log_err("policy reload: %s", line);
+		log_err("policy reload: %d error%s; keeping the old policy", nerr < 0 ? 1 : nerr,
+			nerr == 1 ? "" : "s");
+		free(errs);
+		return EINVAL;
+	}
+	free(errs);
+	/* Readers may still hold the old policy for the rest of their request:
+	 * keep it until unmount (reloads are rare, policies small). */
+	pthread_mutex_lock(&fs->retired_lock);
+	struct policy **r = realloc(fs->retired, (fs->nretired + 1) * sizeof *r);
+	if (!r) {
+		pthread_mutex_unlock(&fs->retired_lock);
+		policy_free(fresh);
+		log_err("policy reload: out of memory; keeping the old policy");
+		return ENOMEM;
+	}
+	fs->retired = r;
+	fs->retired[fs->nretired++] = atomic_exchange(&fs->policy, fresh);
+	pthread_mutex_unlock(&fs->retired_lock);
+	log_info("policy reloaded from %s", fs->policy_dir);
+	return 0;
 }
 
 static struct fs *fs_of(fuse_req_t req)
@@ -100,6 +165,107 @@ static struct handle *handle_of(struct fuse_file_info *fi)
 	return (struct handle *)(uintptr_t)fi->fh;
 }
 
+/* ---- who is asking ---- */
+
+/* One request's view of the world: the caller from the kernel, the policy in
+ * force, the caller's employee record. Taken once per request. */
+struct who {
+	fuse_req_t req;
+	struct fs *fs;
+	const struct policy *pol;
+	const struct catalog *cat;
+	const struct employee *emp;
+	const struct role *view;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool broken; /* staff or view could not be evaluated: every decision denies */
+	char today[DATE_LEN];
+};
+
+static void who_init(fuse_req_t req, struct who *w)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int err = 0;
+	memset(w, 0, sizeof *w);
+	w->req = req;
+	w->fs = fs_of(req);
+	w->pol = atomic_load(&w->fs->policy);
+	w->cat = w->pol->cat;
+	w->uid = ctx->uid;
+	w->gid = ctx->gid;
+	w->pid = ctx->pid;
+	staff_today(w->today);
+	if (w->fs->view) {
+		w->view = policy_role(w->pol, w->fs->view);
+		w->broken |= !w->view;
+	}
+	if (w->uid != 0) {
+		const struct staff *s = staff_current(w->fs->v->st, &err);
+		if (s)
+			w->emp = staff_by_uid(s, w->uid);
+		else
+			w->broken = true; /* fail closed */
+		if (err)
+			log_err("cannot read the staff register: %s; denying", strerror(err));
+	}
+}
+
+/* Decides without logging; see decide(). */
+static void judge(const struct who *w, const struct customer *c, const struct field_def *def,
+		  enum access_right right, struct decision *d)
+{
+	if (w->broken) {
+		memset(d, 0, sizeof *d);
+		d->rule = "unavailable";
+		snprintf(d->reason, sizeof d->reason,
+			 "the policy could not be evaluated (see the daemon's log)");
+		return;
+	}
+	struct access_request ar = {
+		.uid = w->uid,
+		.emp = w->emp,
+		.customer_id = c ? c->id : 0,
+		.customer = c ? c->name : NULL,
+		.field = def,
+		.right = right,
+		.today = w->today,
+		.view = w->view,
+	};
+	access_decide(w->pol, &ar, d, NULL, NULL);
+}
+
+/* Decides; logs and remembers every deny of a read, write or create (the
+ * person can read it in .custfs/why). 0 or EACCES. */
+static int decide(const struct who *w, const struct customer *c, const struct field_def *def,
+		  enum access_right right, struct decision *d)
+{
+	judge(w, c, def, right, d);
+	if (d->allow || right == RIGHT_LIST)
+		return d->allow ? 0 : EACCES;
+	char note[NOTE_TEXT];
+	snprintf(note, sizeof note,
+		 "custfs denied %s of %s%s%s (uid %u, pid %d):\n  %s [rule: %s]\n%s\n"
+		 "For the whole decision: echo '%s%s%s %s' > .custfs/explain; cat .custfs/explain\n",
+		 access_right_name(right), c ? c->name : "/", def ? "/" : "", def ? def->name : "",
+		 (unsigned)w->uid, (int)w->pid, d->reason, d->rule, ACCESS_APPEAL_HINT,
+		 c ? c->name : "", def ? "/" : "", def ? def->name : "",
+		 right == RIGHT_READ ? "read" : "write");
+	notes_record(w->fs->why, w->uid, note);
+	log_info("deny: uid %u pid %d %s %s%s%s: %s [%s]", (unsigned)w->uid, (int)w->pid,
+		 access_right_name(right), c ? c->name : "/", def ? "/" : "", def ? def->name : "",
+		 d->reason, d->rule);
+	return EACCES;
+}
+
+/* Whether the caller may see a node at all: what they may not see is ENOENT. */
+static int visible(const struct who *w, const struct customer *c, const struct field_def *def)
+{
+	struct decision d;
+	judge(w, c, def, RIGHT_LIST, &d);
+	return d.allow ? 0 : ENOENT;
+}
+
 /* ---- the file view of a value ----
  * A stored value has no trailing newline (imports and exports carry it as is);
  * its file ends with one, as text files do, so cat, grep and editors behave.
@@ -110,55 +276,32 @@ static off_t presented_size(int64_t stored)
 	return stored > 0 ? (off_t)stored + 1 : 0;
 }
 
-static int load_presented(struct fs *fs, int64_t field_id, struct secbuf *out)
+/* The value as MASKED or plain text, with its newline. */
+static int load_presented(struct fs *fs, const struct field_def *def, bool masked,
+			  int64_t field_id, struct secbuf *out)
 {
 	int rc = vault_read(fs->v, field_id, 0, out);
+	if (!rc && masked)
+		rc = mask_apply(&atomic_load(&fs->policy)->masks[def->index], out);
 	if (!rc && out->len > 0)
 		rc = secbuf_write(out, out->len, "\n", 1);
+	if (rc)
+		secbuf_truncate(out, 0);
 	return rc;
 }
 
-static int store_presented(struct fs *fs, int64_t customer_id, const char *field,
+static int store_presented(const struct who *w, int64_t customer_id, const char *field,
 			   const struct secbuf *b, uid_t uid, bool durable, struct write_result *res)
 {
 	size_t len = b->len;
 	if (len > 0 && b->data[len - 1] == '\n')
 		len--;
-	return vault_write(fs->v, customer_id, field, b->data, len, uid, durable, res);
+	return vault_write(w->fs->v, w->cat, customer_id, field, b->data, len, uid, durable, res);
 }
 
-/* ---- decisions ---- */
-
-/* Asks the access layer; logs every deny. 0 or EACCES. */
-static int decide(fuse_req_t req, const char *customer, const struct field_def *def,
-		  enum access_right right)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct access_request ar = {
-		.uid = ctx->uid, .pid = ctx->pid, .customer = customer, .field = def, .right = right,
-	};
-	struct decision d;
-	access_decide(&ar, &d);
-	if (d.allow)
-		return 0;
-	log_info("deny: uid %u pid %d %s %s%s%s: %s [%s]", (unsigned)ctx->uid, (int)ctx->pid,
-		 access_right_name(right), customer ? customer : "/", def ? "/" : "",
-		 def ? def->name : "", d.reason, d.rule);
-	return EACCES;
-}
-
-/* Whether the caller may see a node at all: what they may not see is ENOENT. */
-static int visible(fuse_req_t req, const char *customer, const struct field_def *def)
-{
-	return decide(req, customer, def, RIGHT_LIST) ? ENOENT : 0;
-}
-
-static uid_t req_uid(fuse_req_t req)
-{
-	return fuse_req_ctx(req)->uid;
-}
-
-/* ---- attributes ---- */
+/* ---- attributes ----
+ * Mode bits show the caller's own rights, and the caller owns what they see:
+ * with zero attribute timeouts every stat is answered for its caller. */
 
 static void set_time(struct stat *st, int64_t ns)
 {
@@ -168,51 +311,83 @@ static void set_time(struct stat *st, int64_t ns)
 	st->st_atim = st->st_mtim;
 }
 
-static void attr_root(struct fs *fs, struct stat *st)
+static void attr_dir(const struct who *w, struct stat *st, fuse_ino_t ino, mode_t mode,
+		     int64_t ns)
 {
 	memset(st, 0, sizeof *st);
-	st->st_ino = FUSE_ROOT_ID;
-	st->st_mode = S_IFDIR | 0755;
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | mode;
 	st->st_nlink = 2;
-	set_time(st, fs->mounted_ns);
+	st->st_uid = w->uid;
+	st->st_gid = w->gid;
+	set_time(st, ns);
 }
 
-static void attr_customer(struct stat *st, const struct customer *c)
+static void attr_customer(const struct who *w, struct stat *st, const struct customer *c)
+{
+	struct decision d;
+	judge(w, c, NULL, RIGHT_WRITE, &d);
+	attr_dir(w, st, ino_of(K_CUSTOMER, c->id), d.allow ? 0700 : 0500, c->created_ns);
+}
+
+static void attr_file(const struct who *w, struct stat *st, fuse_ino_t ino, mode_t mode,
+		      off_t size, int64_t ns)
 {
 	memset(st, 0, sizeof *st);
-	st->st_ino = ino_of(K_CUSTOMER, c->id);
-	st->st_mode = S_IFDIR | 0700;
-	st->st_nlink = 2;
-	set_time(st, c->created_ns);
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_uid = w->uid;
+	st->st_gid = w->gid;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_blksize = 4096;
+	set_time(st, ns);
 }
 
-static void attr_field(struct fs *fs, struct stat *st, const struct field_row *f)
+static int attr_field(const struct who *w, struct stat *st, const struct customer *c,
+		      const struct field_def *def, const struct field_row *f)
 {
+	struct decision rd, wd;
 	size_t pending;
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino_of(K_FIELD, f->id);
-	st->st_mode = S_IFREG | 0600;
-	st->st_nlink = 1;
-	st->st_size = inflight_size(fs->inflight, f->id, &pending) ? (off_t)pending
-								   : presented_size(f->size);
-	st->st_blocks = (st->st_size + 511) / 512;
-	st->st_blksize = 4096;
-	set_time(st, f->mtime_ns);
+	off_t size = presented_size(f->size);
+
+	judge(w, c, def, RIGHT_READ, &rd);
+	judge(w, c, def, RIGHT_WRITE, &wd);
+	if (inflight_size(w->fs->inflight, f->id, &pending)) {
+		size = (off_t)pending;
+	} else if (rd.allow && rd.masked) {
+		/* A masked field's size is its masked size: decrypt to know it. */
+		struct secbuf b = SECBUF_INIT;
+		int rc = f->version > 0 ? load_presented(w->fs, def, true, f->id, &b) : 0;
+		size = (off_t)b.len;
+		secbuf_free(&b);
+		if (rc)
+			return rc;
+	}
+	attr_file(w, st, ino_of(K_FIELD, f->id), (rd.allow ? 0400 : 0) | (wd.allow ? 0200 : 0),
+		  size, f->mtime_ns);
+	return 0;
 }
 
-static void attr_scratch(struct stat *st, struct scratch_node *n)
+static void attr_scratch(const struct who *w, struct stat *st, struct scratch_node *n)
 {
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino_of(K_SCRATCH, (int64_t)n->id);
-	st->st_mode = S_IFREG | n->mode;
-	st->st_nlink = 1;
-	st->st_uid = n->owner;
 	pthread_mutex_lock(&n->lock);
-	st->st_size = (off_t)n->buf.len;
-	set_time(st, n->mtime_ns);
+	attr_file(w, st, ino_of(K_SCRATCH, (int64_t)n->id), n->mode & 0600, (off_t)n->buf.len,
+		  n->mtime_ns);
 	pthread_mutex_unlock(&n->lock);
-	st->st_blocks = (st->st_size + 511) / 512;
-	st->st_blksize = 4096;
+	st->st_uid = n->owner;
+}
+
+static void attr_ctl(const struct who *w, struct stat *st, int64_t id)
+{
+	if (id == CTL_DIR)
+		attr_dir(w, st, ino_of(K_CTL, CTL_DIR), 0555, w->fs->mounted_ns);
+	else /* sizes are not known before the open: direct_io reads to the end */
+		attr_file(w, st, ino_of(K_CTL, id), id == CTL_WHY ? 0444 : 0666, 0,
+			  w->fs->mounted_ns);
+	st->st_uid = 0;
+	st->st_gid = 0;
 }
 
 static void fill_entry(struct fs *fs, struct fuse_entry_param *e, const struct stat *st)
@@ -225,24 +400,21 @@ static void fill_entry(struct fs *fs, struct fuse_entry_param *e, const struct s
 }
 
 /* A scratch node the caller may use: its owner or root. Referenced, or NULL. */
-static struct scratch_node *scratch_for(struct fs *fs, fuse_req_t req, uint64_t id)
+static struct scratch_node *scratch_for(const struct who *w, uint64_t id)
 {
-	struct scratch_node *n = scratch_get(fs->scratch, id);
-	uid_t uid = req_uid(req);
-	if (n && uid != 0 && n->owner != uid) {
-		scratch_put(fs->scratch, n);
+	struct scratch_node *n = scratch_get(w->fs->scratch, id);
+	if (n && w->uid != 0 && n->owner != w->uid) {
+		scratch_put(w->fs->scratch, n);
 		n = NULL;
 	}
 	return n;
 }
 
-static struct scratch_node *scratch_named(struct fs *fs, fuse_req_t req, int64_t cust,
-					  const char *name)
+static struct scratch_node *scratch_named(const struct who *w, int64_t cust, const char *name)
 {
-	struct scratch_node *n = scratch_find(fs->scratch, cust, name);
-	uid_t uid = req_uid(req);
-	if (n && uid != 0 && n->owner != uid) {
-		scratch_put(fs->scratch, n);
+	struct scratch_node *n = scratch_find(w->fs->scratch, cust, name);
+	if (n && w->uid != 0 && n->owner != w->uid) {
+		scratch_put(w->fs->scratch, n);
 		n = NULL;
 	}
 	return n;
@@ -255,10 +427,34 @@ static int field_present(struct fs *fs, const struct field_row *f)
 	return f->version > 0 || inflight_size(fs->inflight, f->id, &pending) ? 0 : ENOENT;
 }
 
-/* Stat of any node, as the caller may see it. */
-static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
+/* A visible customer by id. */
+static int customer_seen(const struct who *w, int64_t id, struct customer *c)
 {
-	struct fs *fs = fs_of(req);
+	int rc = vault_customer_get(w->fs->v, id, c);
+	return rc ? rc : visible(w, c, NULL);
+}
+
+/* A visible field by id, with its customer and definition. */
+static int field_seen(const struct who *w, int64_t id, struct field_row *f, struct customer *c,
+		      const struct field_def **def)
+{
+	int rc = store_field_get(w->fs->v->st, id, f);
+	if (!rc)
+		rc = field_present(w->fs, f);
+	if (!rc)
+		rc = vault_customer_get(w->fs->v, f->customer_id, c);
+	if (rc)
+		return rc;
+	*def = catalog_field(w->cat, f->name);
+	if (!*def)
+		return ENOENT; /* no longer in the catalogue */
+	return visible(w, c, *def);
+}
+
+/* Stat of any node, as the caller may see it. */
+static int do_getattr(const struct who *w, fuse_ino_t ino, struct stat *st)
+{
+	const struct field_def *def;
 	struct customer c;
 	struct field_row f;
 	int64_t id = 0;
@@ -266,47 +462,40 @@ static int do_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 
 	switch (kind_of(ino, &id)) {
 	case K_ROOT:
-		attr_root(fs, st);
+		attr_dir(w, st, FUSE_ROOT_ID, 0755, w->fs->mounted_ns);
+		st->st_uid = 0;
+		st->st_gid = 0;
 		return 0;
 	case K_CUSTOMER:
-		rc = vault_customer_get(fs->v, id, &c);
+		rc = customer_seen(w, id, &c);
 		if (!rc)
-			rc = visible(req, c.name, NULL);
-		if (!rc)
-			attr_customer(st, &c);
+			attr_customer(w, st, &c);
 		return rc;
 	case K_FIELD:
-		rc = store_field_get(fs->v->st, id, &f);
-		if (!rc)
-			rc = field_present(fs, &f);
-		if (!rc)
-			rc = vault_customer_get(fs->v, f.customer_id, &c);
-		if (!rc) {
-			const struct field_def *def = catalog_field(fs->v->cat, f.name);
-			rc = def ? visible(req, c.name, def) : ENOENT;
-		}
-		if (!rc)
-			attr_field(fs, st, &f);
-		return rc;
+		rc = field_seen(w, id, &f, &c, &def);
+		return rc ? rc : attr_field(w, st, &c, def, &f);
 	case K_SCRATCH: {
-		struct scratch_node *n = scratch_for(fs, req, (uint64_t)id);
+		struct scratch_node *n = scratch_for(w, (uint64_t)id);
 		if (!n)
 			return ENOENT;
-		attr_scratch(st, n);
-		scratch_put(fs->scratch, n);
+		attr_scratch(w, st, n);
+		scratch_put(w->fs->scratch, n);
 		return 0;
 	}
-	case K_NONE:
-		break;
+	case K_CTL:
+		if (id < CTL_DIR || id > CTL_EXPLAIN)
+			return ENOENT;
+		attr_ctl(w, st, id);
+		return 0;
 	}
 	return ENOENT;
 }
 
 /* ---- lookup ---- */
 
-static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name, struct stat *st)
+static int do_lookup(const struct who *w, fuse_ino_t parent, const char *name, struct stat *st)
 {
-	struct fs *fs = fs_of(req);
+	const struct field_def *def;
 	struct customer c;
 	struct field_row f;
 	int64_t pid = 0;
@@ -316,41 +505,49 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name, struct
 		return strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : ENOENT;
 	switch (kind_of(parent, &pid)) {
 	case K_ROOT:
-		rc = vault_customer_by_name(fs->v, name, &c);
+		if (strcmp(name, CTL_NAME) == 0) {
+			attr_ctl(w, st, CTL_DIR);
+			return 0;
+		}
+		rc = vault_customer_by_name(w->fs->v, name, &c);
 		if (!rc)
-			rc = visible(req, c.name, NULL);
+			rc = visible(w, &c, NULL);
 		if (!rc)
-			attr_customer(st, &c);
+			attr_customer(w, st, &c);
 		return rc;
 	case K_CUSTOMER: {
-		rc = vault_customer_get(fs->v, pid, &c);
+		rc = customer_seen(w, pid, &c);
 		if (rc)
 			return rc;
-		if (visible(req, c.name, NULL))
-			return ENOENT;
-		const struct field_def *def = catalog_field(fs->v->cat, name);
+		def = catalog_field(w->cat, name);
 		if (def) {
-			rc = store_field_by_name(fs->v->st, pid, name, &f);
+			rc = store_field_by_name(w->fs->v->st, pid, name, &f);
 			if (!rc)
-				rc = field_present(fs, &f);
+				rc = field_present(w->fs, &f);
 			if (!rc)
-				rc = visible(req, c.name, def);
-			if (!rc)
-				attr_field(fs, st, &f);
-			return rc;
+				rc = visible(w, &c, def);
+			return rc ? rc : attr_field(w, st, &c, def, &f);
 		}
-		struct scratch_node *n = scratch_named(fs, req, pid, name);
+		struct scratch_node *n = scratch_named(w, pid, name);
 		if (!n)
 			return ENOENT;
-		attr_scratch(st, n);
-		scratch_put(fs->scratch, n);
+		attr_scratch(w, st, n);
+		scratch_put(w->fs->scratch, n);
 		return 0;
 	}
+	case K_CTL:
+		if (pid != CTL_DIR)
+			return ENOTDIR;
+		if (strcmp(name, "why") == 0)
+			attr_ctl(w, st, CTL_WHY);
+		else if (strcmp(name, "explain") == 0)
+			attr_ctl(w, st, CTL_EXPLAIN);
+		else
+			return ENOENT;
+		return 0;
 	case K_FIELD:
 	case K_SCRATCH:
 		return ENOTDIR;
-	case K_NONE:
-		break;
 	}
 	return ENOENT;
 }
@@ -359,55 +556,46 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	struct stat st;
-	int rc = do_lookup(req, parent, name, &st);
-	if (rc == ENOENT && fs_of(req)->entry_timeout > 0) {
-		/* A negative entry (ino 0) lets the kernel cache the miss. */
-		memset(&e, 0, sizeof e);
-		e.entry_timeout = fs_of(req)->entry_timeout;
-		fuse_reply_entry(req, &e);
-		return;
-	}
+	struct who w;
+	who_init(req, &w);
+	int rc = do_lookup(&w, parent, name, &st);
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
-	fill_entry(fs_of(req), &e, &st);
+	fill_entry(w.fs, &e, &st);
 	fuse_reply_entry(req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	int rc;
-	if (fi && fi->fh && handle_of(fi)->kind == H_FIELD) {
-		/* An open handle knows the size its writer sees. */
+	struct who w;
+	who_init(req, &w);
+	int rc = do_getattr(&w, ino, &st);
+	if (!rc && fi && fi->fh && handle_of(fi)->kind == H_FIELD && handle_of(fi)->writable) {
+		/* An open writer sees the size of what it has written. */
 		struct handle *h = handle_of(fi);
-		rc = do_getattr(req, ino, &st);
-		if (!rc && h->writable) {
-			pthread_mutex_lock(&h->lock);
-			st.st_size = (off_t)h->buf.len;
-			pthread_mutex_unlock(&h->lock);
-		}
-	} else {
-		rc = do_getattr(req, ino, &st);
+		pthread_mutex_lock(&h->lock);
+		st.st_size = (off_t)h->buf.len;
+		pthread_mutex_unlock(&h->lock);
 	}
 	if (rc)
 		fuse_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, fs_of(req)->entry_timeout);
+		fuse_reply_attr(req, &st, w.fs->entry_timeout);
 }
 
 /* ---- open, read, write, commit ---- */
 
-static struct handle *handle_new(fuse_req_t req, enum handle_kind kind)
+static struct handle *handle_new(const struct who *w, enum handle_kind kind)
 {
 	struct handle *h = calloc(1, sizeof *h);
 	if (h) {
-		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		pthread_mutex_init(&h->lock, NULL);
 		h->kind = kind;
-		h->uid = ctx->uid;
-		h->pid = ctx->pid;
+		h->uid = w->uid;
+		h->pid = w->pid;
 	}
 	return h;
 }
@@ -433,9 +621,11 @@ static bool wants_write(int flags)
 static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_too)
 {
 	struct write_result res;
+	struct who w = { .fs = fs, .pol = atomic_load(&fs->policy) };
 	if (h->kind != H_FIELD || !(h->dirty || (emptied_too && h->emptied)))
 		return 0;
-	int rc = store_presented(fs, h->customer_id, h->field, &h->buf, h->uid, durable, &res);
+	w.cat = w.pol->cat;
+	int rc = store_presented(&w, h->customer_id, h->field, &h->buf, h->uid, durable, &res);
 	if (rc == EINVAL || rc == EFBIG) {
 		log_warn("refused: uid %u %s/%s: %s; nothing stored", (unsigned)h->uid, h->customer,
 			 h->field, res.why ? res.why : "invalid value");
@@ -450,34 +640,35 @@ static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emp
 	return 0;
 }
 
-static int open_field(fuse_req_t req, int64_t field_id, int flags, bool creating,
+static int open_field(const struct who *w, int64_t field_id, int flags, bool creating,
 		      struct handle **out)
 {
-	struct fs *fs = fs_of(req);
+	const struct field_def *def = NULL;
+	struct decision d = { 0 };
 	struct customer c;
 	struct field_row f;
 	bool wr = wants_write(flags);
 	int rc;
 
-	rc = store_field_get(fs->v->st, field_id, &f);
+	rc = store_field_get(w->fs->v->st, field_id, &f);
 	if (!rc && !creating)
-		rc = field_present(fs, &f);
+		rc = field_present(w->fs, &f);
 	if (!rc)
-		rc = vault_customer_get(fs->v, f.customer_id, &c);
+		rc = vault_customer_get(w->fs->v, f.customer_id, &c);
+	if (!rc && !(def = catalog_field(w->cat, f.name)))
+		rc = ENOENT; /* no longer in the catalogue */
+	if (!rc && !creating)
+		rc = visible(w, &c, def);
 	if (rc)
 		return rc;
-	const struct field_def *def = catalog_field(fs->v->cat, f.name);
-	if (!def)
-		return ENOENT; /* no longer in the catalogue */
-	if (visible(req, c.name, def))
-		return ENOENT;
 	/* The decision sits right before decryption. */
-	if ((flags & O_ACCMODE) != O_WRONLY && (rc = decide(req, c.name, def, RIGHT_READ)))
+	if ((flags & O_ACCMODE) != O_WRONLY && (rc = decide(w, &c, def, RIGHT_READ, &d)))
 		return rc;
-	if (wr && (rc = decide(req, c.name, def, creating ? RIGHT_CREATE : RIGHT_WRITE)))
+	bool masked = d.masked;
+	if (wr && (rc = decide(w, &c, def, creating ? RIGHT_CREATE : RIGHT_WRITE, &d)))
 		return rc;
 
-	struct handle *h = handle_new(req, H_FIELD);
+	struct handle *h = handle_new(w, H_FIELD);
 	if (!h)
 		return ENOMEM;
 	h->customer_id = c.id;
@@ -485,30 +676,32 @@ static int open_field(fuse_req_t req, int64_t field_id, int flags, bool creating
 	snprintf(h->field, sizeof h->field, "%s", f.name);
 	snprintf(h->customer, sizeof h->customer, "%s", c.name);
 	h->writable = wr;
+	h->masked = masked;
 	h->append = wr && (flags & O_APPEND);
 	if (creating || (wr && (flags & O_TRUNC))) {
 		rc = secbuf_truncate(&h->buf, 0);
 		h->emptied = true;
 	} else if (f.version > 0) {
-		rc = load_presented(fs, f.id, &h->buf);
+		rc = load_presented(w->fs, def, masked, f.id, &h->buf);
 	}
 	if (!rc && wr) {
-		rc = inflight_add_writer(fs->inflight, f.id, h->buf.len);
+		rc = inflight_add_writer(w->fs->inflight, f.id, h->buf.len);
 		h->registered = rc == 0;
 	}
 	if (rc) {
-		handle_free(fs, h);
+		handle_free(w->fs, h);
 		return rc;
 	}
 	*out = h;
 	return 0;
 }
 
-static int open_scratch(fuse_req_t req, struct scratch_node *n, int flags, struct handle **out)
+static int open_scratch(const struct who *w, struct scratch_node *n, int flags,
+			struct handle **out)
 {
-	struct handle *h = handle_new(req, H_SCRATCH);
+	struct handle *h = handle_new(w, H_SCRATCH);
 	if (!h) {
-		scratch_put(fs_of(req)->scratch, n);
+		scratch_put(w->fs->scratch, n);
 		return ENOMEM;
 	}
 	h->sn = n; /* takes the caller's reference */
@@ -524,13 +717,48 @@ static int open_scratch(fuse_req_t req, struct scratch_node *n, int flags, struc
 	return 0;
 }
 
-/* Sensitive classes are never served from the page cache, so a revoked
- * reader's next read() reaches custfs (FACTS: revocation and the page cache). */
-static void set_open_flags(struct fs *fs, struct handle *h, struct fuse_file_info *fi)
+static int open_ctl(const struct who *w, int64_t id, int flags, struct handle **out)
 {
-	const struct field_def *def =
-		h->kind == H_FIELD ? catalog_field(fs->v->cat, h->field) : NULL;
-	fi->direct_io = (def && def->cls->sensitive) || h->kind == H_SCRATCH;
+	if (id == CTL_DIR)
+		return EISDIR;
+	if (id == CTL_WHY && wants_write(flags))
+		return EACCES;
+	struct handle *h = handle_new(w, id == CTL_WHY ? H_WHY : H_EXPLAIN);
+	if (!h)
+		return ENOMEM;
+	h->writable = wants_write(flags);
+	char *text = malloc(NOTE_TEXT);
+	int rc = text ? 0 : ENOMEM;
+	if (!rc && !(flags & O_TRUNC)) {
+		struct notes *n = id == CTL_WHY ? w->fs->why : w->fs->explain;
+		size_t len = notes_get(n, w->uid, text, NOTE_TEXT);
+		if (len == 0 && id == CTL_WHY)
+			len = (size_t)snprintf(text, NOTE_TEXT,
+					       "No access of yours has been denied since this "
+					       "mount started.\n");
+		else if (len == 0)
+			len = (size_t)snprintf(text, NOTE_TEXT,
+					       "Write a question here, then read the answer:\n"
+					       "  echo 'CUSTOMER/FIELD read' > .custfs/explain\n"
+					       "  cat .custfs/explain\n");
+		rc = secbuf_set(&h->buf, text, len);
+	}
+	free(text);
+	if (rc) {
+		handle_free(w->fs, h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Masked, sensitive, scratch and control contents never enter the page
+ * cache: other users' opens would be served from it, and a revoked reader's
+ * next read() must reach custfs (FACTS: revocation and the page cache). */
+static void set_open_flags(const struct who *w, struct handle *h, struct fuse_file_info *fi)
+{
+	const struct field_def *def = h->kind == H_FIELD ? catalog_field(w->cat, h->field) : NULL;
+	fi->direct_io = h->kind != H_FIELD || h->masked || (def && def->cls->sensitive);
 	fi->keep_cache = 0; /* every open re-reads: the page cache never outlives a decision */
 	/* A reader has nothing to flush: spare its close() a round trip. */
 	fi->noflush = !h->writable;
@@ -539,49 +767,53 @@ static void set_open_flags(struct fs *fs, struct handle *h, struct fuse_file_inf
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
 	struct handle *h = NULL;
+	struct who w;
 	int64_t id = 0;
 	int rc;
 
+	who_init(req, &w);
 	switch (kind_of(ino, &id)) {
 	case K_FIELD:
-		rc = open_field(req, id, fi->flags, false, &h);
+		rc = open_field(&w, id, fi->flags, false, &h);
 		break;
 	case K_SCRATCH: {
-		struct scratch_node *n = scratch_for(fs, req, (uint64_t)id);
-		rc = n ? open_scratch(req, n, fi->flags, &h) : ENOENT;
+		struct scratch_node *n = scratch_for(&w, (uint64_t)id);
+		rc = n ? open_scratch(&w, n, fi->flags, &h) : ENOENT;
 		break;
 	}
-	case K_ROOT:
-	case K_CUSTOMER:
-		rc = EISDIR;
+	case K_CTL:
+		rc = open_ctl(&w, id, fi->flags, &h);
 		break;
 	default:
-		rc = ENOENT;
+		rc = EISDIR;
 	}
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
-	set_open_flags(fs, h, fi);
+	set_open_flags(&w, h, fi);
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(fs, h); /* the opener went away (interrupted) */
+		handle_free(w.fs, h); /* the opener went away (interrupted) */
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	const struct field_def *def;
+	struct decision d;
 	struct customer c;
 	struct field_row f;
 	struct handle *h = NULL;
 	struct stat st;
+	struct who w;
 	int64_t pid = 0, field_id = 0;
 	int rc;
 
+	who_init(req, &w);
 	if (kind_of(parent, &pid) != K_CUSTOMER) {
-		fuse_reply_err(req, kind_of(parent, &pid) == K_ROOT ? EPERM : ENOTDIR);
+		fuse_reply_err(req, kind_of(parent, &pid) == K_ROOT || parent == FUSE_ROOT_ID
+					    ? EPERM : EACCES);
 		return;
 	}
 	const char *why = name_problem(name, strlen(name), true);
@@ -591,58 +823,56 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL);
 		return;
 	}
-	rc = vault_customer_get(fs->v, pid, &c);
-	if (!rc && visible(req, c.name, NULL))
-		rc = ENOENT;
+	rc = customer_seen(&w, pid, &c);
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
-	const struct field_def *def = catalog_field(fs->v->cat, name);
+	def = catalog_field(w.cat, name);
 	if (def) {
-		rc = store_field_by_name(fs->v->st, pid, name, &f);
-		if (rc == 0 && field_present(fs, &f) == 0) {
+		rc = store_field_by_name(w.fs->v->st, pid, name, &f);
+		if (rc == 0 && field_present(w.fs, &f) == 0) {
 			/* Exists: the kernel sends CREATE for O_EXCL, or after a racing lookup. */
 			if (fi->flags & O_EXCL)
 				rc = EEXIST;
 			else
-				rc = open_field(req, f.id, fi->flags, false, &h);
+				rc = open_field(&w, f.id, fi->flags, false, &h);
 		} else if (rc == 0 || rc == ENOENT) {
-			rc = decide(req, c.name, def, RIGHT_CREATE);
+			rc = decide(&w, &c, def, RIGHT_CREATE, &d);
 			if (!rc) /* an invisible placeholder until its first version commits */
-				rc = store_field_ensure(fs->v->st, pid, name, &field_id);
+				rc = store_field_ensure(w.fs->v->st, pid, name, &field_id);
 			if (!rc)
-				rc = open_field(req, field_id, fi->flags | O_TRUNC, true, &h);
+				rc = open_field(&w, field_id, fi->flags | O_TRUNC, true, &h);
 		}
 		if (!rc)
-			rc = store_field_get(fs->v->st, h->field_id, &f);
+			rc = store_field_get(w.fs->v->st, h->field_id, &f);
 		if (!rc)
-			attr_field(fs, &st, &f);
+			rc = attr_field(&w, &st, &c, def, &f);
 	} else {
 		struct scratch_node *n = NULL;
-		rc = decide(req, c.name, NULL, RIGHT_WRITE);
+		rc = decide(&w, &c, NULL, RIGHT_WRITE, &d);
 		if (!rc)
-			rc = scratch_create(fs->scratch, pid, name, req_uid(req), mode, &n);
+			rc = scratch_create(w.fs->scratch, pid, name, w.uid, mode, &n);
 		if (rc == EEXIST && !(fi->flags & O_EXCL)) {
-			n = scratch_named(fs, req, pid, name);
+			n = scratch_named(&w, pid, name);
 			rc = n ? 0 : EACCES;
 		}
 		if (!rc)
-			rc = open_scratch(req, n, fi->flags, &h);
+			rc = open_scratch(&w, n, fi->flags, &h);
 		if (!rc)
-			attr_scratch(&st, h->sn);
+			attr_scratch(&w, &st, h->sn);
 	}
 	if (rc) {
 		if (h)
-			handle_free(fs, h);
+			handle_free(w.fs, h);
 		fuse_reply_err(req, rc);
 		return;
 	}
 	struct fuse_entry_param e;
-	fill_entry(fs, &e, &st);
-	set_open_flags(fs, h, fi);
+	fill_entry(w.fs, &e, &st);
+	set_open_flags(&w, h, fi);
 	if (fuse_reply_create(req, &e, fi) != 0)
-		handle_free(fs, h);
+		handle_free(w.fs, h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -670,7 +900,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs *fs = fs_of(req);
 	struct handle *h = handle_of(fi);
 	(void)ino;
-	if (!h->writable) {
+	if (!h->writable || h->kind == H_WHY) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
@@ -683,13 +913,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_mutex_lock(lock);
 	if (h->append)
 		off = (off_t)b->len;
-	int rc = secbuf_write(b, (size_t)off, buf, size);
+	int rc = h->kind == H_EXPLAIN && (size_t)off + size > 1024
+			 ? EFBIG
+			 : secbuf_write(b, (size_t)off, buf, size);
 	if (!rc) {
 		if (h->sn) {
 			h->sn->mtime_ns = vault_now_ns();
 		} else {
 			h->dirty = true;
-			inflight_set_size(fs->inflight, h->field_id, b->len);
+			if (h->registered)
+				inflight_set_size(fs->inflight, h->field_id, b->len);
 		}
 	}
 	pthread_mutex_unlock(lock);
@@ -699,12 +932,106 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
+/* ---- explanations (.custfs/explain) ---- */
+
+struct trace_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void trace_line(void *ctx, const char *line)
+{
+	struct trace_buf *t = ctx;
+	int n = snprintf(t->p + t->len, t->cap - t->len, "  %s\n", line);
+	if (n > 0)
+		t->len += (size_t)n < t->cap - t->len ? (size_t)n : t->cap - t->len - 1;
+}
+
+/* Answers "CUSTOMER/FIELD [read|write]" for the asker, into their note. */
+static void explain_query(struct fs *fs, uid_t uid, gid_t gid, pid_t pid, const char *q,
+			  size_t len)
+{
+	char query[1025], *save = NULL;
+	struct trace_buf t = { malloc(NOTE_TEXT), 0, NOTE_TEXT };
+	struct who w;
+	if (!t.p)
+		return;
+	snprintf(query, sizeof query, "%.*s", (int)len, q);
+	/* The asker is the handle's opener, as at open(). */
+	memset(&w, 0, sizeof w);
+	w.fs = fs;
+	w.pol = atomic_load(&fs->policy);
+	w.cat = w.pol->cat;
+	w.uid = uid;
+	w.gid = gid;
+	w.pid = pid;
+	staff_today(w.today);
+	if (fs->view) {
+		w.view = policy_role(w.pol, fs->view);
+		w.broken |= !w.view;
+	}
+	int err = 0;
+	const struct staff *s = uid ? staff_current(fs->v->st, &err) : NULL;
+	w.emp = s ? staff_by_uid(s, uid) : NULL;
+	w.broken |= uid && !s;
+
+	char *path = strtok_r(query, " \t\n", &save);
+	char *right = strtok_r(NULL, " \t\n", &save);
+	char *slash = path ? strchr(path, '/') : NULL;
+	enum access_right r = right && strcmp(right, "write") == 0 ? RIGHT_WRITE : RIGHT_READ;
+	struct customer c;
+	const struct field_def *def = NULL;
+	struct decision d;
+
+	if (!path || (right && strcmp(right, "read") != 0 && strcmp(right, "write") != 0)) {
+		t.len = (size_t)snprintf(t.p, t.cap, "Ask: CUSTOMER/FIELD [read|write]\n");
+		goto out;
+	}
+	if (slash)
+		*slash = '\0';
+	if (vault_customer_by_name(fs->v, path, &c) != 0 ||
+	    (slash && !(def = catalog_field(w.cat, slash + 1)))) {
+		t.len = (size_t)snprintf(t.p, t.cap, "No such customer or field: %s%s%s\n", path,
+					 slash ? "/" : "", slash ? slash + 1 : "");
+		goto out;
+	}
+	t.len = (size_t)snprintf(t.p, t.cap, "custfs explains: uid %u, %s of %s%s%s\n",
+				 (unsigned)uid, access_right_name(r), c.name, def ? "/" : "",
+				 def ? def->name : "");
+	if (w.broken) {
+		trace_line(&t, "the policy could not be evaluated (see the daemon's log): DENY");
+	} else {
+		struct access_request ar = {
+			.uid = uid, .emp = w.emp, .customer_id = c.id, .customer = c.name,
+			.field = def, .right = def ? r : RIGHT_LIST, .today = w.today, .view = w.view,
+		};
+		access_decide(w.pol, &ar, &d, trace_line, &t);
+		t.len += (size_t)snprintf(t.p + t.len, t.cap - t.len, "Decision: %s%s\n%s",
+					  d.allow ? "ALLOW" : "DENY", d.masked ? " (masked)" : "",
+					  d.allow ? "" : ACCESS_APPEAL_HINT "\n");
+	}
+out:
+	if (t.len >= t.cap)
+		t.len = t.cap - 1;
+	t.p[t.len] = '\0';
+	notes_record(fs->explain, uid, t.p);
+	free(t.p);
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = handle_of(fi);
 	(void)ino;
+	int rc = 0;
 	pthread_mutex_lock(&h->lock);
-	int rc = commit_locked(fs_of(req), h, false, false);
+	if (h->kind == H_EXPLAIN && h->dirty) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		explain_query(fs_of(req), h->uid, ctx->gid, h->pid, (const char *)h->buf.data,
+			      h->buf.len);
+		h->dirty = false;
+	} else {
+		rc = commit_locked(fs_of(req), h, false, false);
+	}
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, rc);
 }
@@ -737,62 +1064,67 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* ---- setattr ---- */
 
 /* truncate(2) on a field without an open handle: one new version. */
-static int truncate_field(fuse_req_t req, int64_t field_id, off_t size)
+static int truncate_field(const struct who *w, int64_t field_id, off_t size)
 {
 	struct handle *h = NULL;
-	int rc = open_field(req, field_id, O_RDWR, false, &h);
+	int rc = open_field(w, field_id, O_RDWR, false, &h);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&h->lock);
 	rc = secbuf_truncate(&h->buf, (size_t)size);
 	if (!rc) {
 		h->dirty = true;
-		rc = commit_locked(fs_of(req), h, false, true);
+		rc = commit_locked(w->fs, h, false, true);
 	}
 	h->dirty = h->emptied = false;
 	pthread_mutex_unlock(&h->lock);
-	handle_free(fs_of(req), h);
+	handle_free(w->fs, h);
 	return rc;
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
 	struct handle *h = fi && fi->fh ? handle_of(fi) : NULL;
+	struct who w;
 	int64_t id = 0;
 	int rc = 0;
 	enum kind k = kind_of(ino, &id);
 
+	who_init(req, &w);
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (attr->st_size < 0 || attr->st_size > VALUE_MAX_BYTES) {
 			rc = EFBIG;
-		} else if (h && h->writable) {
+		} else if (h && h->writable && (h->kind == H_FIELD || h->kind == H_SCRATCH)) {
 			pthread_mutex_t *lock = h->sn ? &h->sn->lock : &h->lock;
 			struct secbuf *b = h->sn ? &h->sn->buf : &h->buf;
 			pthread_mutex_lock(lock);
 			rc = secbuf_truncate(b, (size_t)attr->st_size);
 			if (!rc && !h->sn) {
 				h->dirty = true;
-				inflight_set_size(fs->inflight, h->field_id, b->len);
+				inflight_set_size(w.fs->inflight, h->field_id, b->len);
 			}
 			pthread_mutex_unlock(lock);
+		} else if (h && h->kind == H_EXPLAIN) {
+			rc = 0; /* O_TRUNC of the question file */
 		} else if (h) {
 			rc = EBADF;
 		} else if (k == K_FIELD) {
-			rc = truncate_field(req, id, attr->st_size);
+			rc = truncate_field(&w, id, attr->st_size);
 		} else if (k == K_SCRATCH) {
-			struct scratch_node *n = scratch_for(fs, req, (uint64_t)id);
+			struct scratch_node *n = scratch_for(&w, (uint64_t)id);
 			if (!n) {
 				rc = ENOENT;
 			} else {
 				pthread_mutex_lock(&n->lock);
 				rc = secbuf_truncate(&n->buf, (size_t)attr->st_size);
 				pthread_mutex_unlock(&n->lock);
-				scratch_put(fs->scratch, n);
+				scratch_put(w.fs->scratch, n);
 			}
+		} else if (k == K_CTL && id == CTL_EXPLAIN) {
+			rc = 0;
 		} else {
-			rc = EISDIR;
+			rc = k == K_CTL ? EACCES : EISDIR;
 		}
 	}
 	/* Mode, owner and times are not stored: mode bits show rights, times come
@@ -807,7 +1139,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 /* ---- directories ---- */
 
 struct dirbuf {
-	fuse_req_t req;
+	const struct who *w;
 	char *buf;
 	size_t size;
 	size_t used;
@@ -821,7 +1153,8 @@ static bool dir_add(struct dirbuf *d, const char *name, fuse_ino_t ino, mode_t t
 	if (off <= d->skip)
 		return true;
 	struct stat st = { .st_ino = ino, .st_mode = type };
-	size_t need = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, off);
+	size_t need =
+		fuse_add_direntry(d->w->req, d->buf + d->used, d->size - d->used, name, &st, off);
 	if (need > d->size - d->used) {
 		d->full = true;
 		return false;
@@ -830,29 +1163,30 @@ static bool dir_add(struct dirbuf *d, const char *name, fuse_ino_t ino, mode_t t
 	return true;
 }
 
-/* Root offsets: 1 ".", 2 "..", then customers.id + 2, so a listing resumes
- * by id however the table grows. */
+/* Root offsets: 1 ".", 2 "..", then customers.id + 3, so a listing resumes by
+ * id however the table grows. */
+#define ROOT_FIRST_ID_OFF 3
+
 static int root_entry(void *ctx, const struct customer *c)
 {
 	struct dirbuf *d = ctx;
-	d->next = c->id + 2;
-	if (visible(d->req, c->name, NULL))
+	d->next = c->id + ROOT_FIRST_ID_OFF;
+	if (visible(d->w, c, NULL))
 		return 0;
-	return dir_add(d, c->name, ino_of(K_CUSTOMER, c->id), S_IFDIR, c->id + 2) ? 0 : 1;
+	return dir_add(d, c->name, ino_of(K_CUSTOMER, c->id), S_IFDIR, d->next) ? 0 : 1;
 }
 
 struct custdir {
 	struct dirbuf *d;
-	struct fs *fs;
-	const char *customer;
+	const struct customer *c;
 	off_t idx;
 };
 
 static int field_entry(void *ctx, const struct field_row *f)
 {
 	struct custdir *cd = ctx;
-	const struct field_def *def = catalog_field(cd->fs->v->cat, f->name);
-	if (!def || visible(cd->d->req, cd->customer, def))
+	const struct field_def *def = catalog_field(cd->d->w->cat, f->name);
+	if (!def || visible(cd->d->w, cd->c, def))
 		return 0;
 	return dir_add(cd->d, f->name, ino_of(K_FIELD, f->id), S_IFREG, ++cd->idx) ? 0 : 1;
 }
@@ -867,12 +1201,13 @@ static void scratch_entry(void *ctx, uint64_t id, const char *name)
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	struct dirbuf d = { .req = req, .size = size, .skip = off };
+	struct who w;
+	struct dirbuf d = { .w = &w, .size = size, .skip = off };
 	int64_t id = 0;
 	int rc = 0;
 	(void)fi;
 
+	who_init(req, &w);
 	d.buf = malloc(size);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -880,34 +1215,43 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	switch (kind_of(ino, &id)) {
 	case K_ROOT:
+		/* .custfs is reachable by name but not listed: scripts that take every
+		 * entry of the root for a customer stay right. */
 		if (dir_add(&d, ".", FUSE_ROOT_ID, S_IFDIR, 1) &&
 		    dir_add(&d, "..", FUSE_ROOT_ID, S_IFDIR, 2)) {
-			int64_t after = off > 2 ? off - 2 : 0;
+			int64_t after = off > ROOT_FIRST_ID_OFF ? off - ROOT_FIRST_ID_OFF : 0;
 			/* Page through customers by id: bounded memory for any store size. */
 			while (!d.full && !rc) {
 				d.next = 0;
-				rc = vault_customer_list(fs->v, after, 256, root_entry, &d);
+				rc = vault_customer_list(w.fs->v, after, 256, root_entry, &d);
 				if (d.next == 0)
 					break;
-				after = d.next - 2;
+				after = d.next - ROOT_FIRST_ID_OFF;
 			}
 		}
 		break;
 	case K_CUSTOMER: {
 		struct customer c;
-		rc = vault_customer_get(fs->v, id, &c);
-		if (!rc)
-			rc = visible(req, c.name, NULL);
+		rc = customer_seen(&w, id, &c);
 		if (rc)
 			break;
-		struct custdir cd = { &d, fs, c.name, 2 };
+		struct custdir cd = { &d, &c, 2 };
 		if (dir_add(&d, ".", ino, S_IFDIR, 1) && dir_add(&d, "..", FUSE_ROOT_ID, S_IFDIR, 2)) {
-			rc = store_field_list(fs->v->st, id, field_entry, &cd);
+			rc = store_field_list(w.fs->v->st, id, field_entry, &cd);
 			if (!rc && !d.full)
-				scratch_list(fs->scratch, id, req_uid(req), scratch_entry, &cd);
+				scratch_list(w.fs->scratch, id, w.uid, scratch_entry, &cd);
 		}
 		break;
 	}
+	case K_CTL:
+		if (id != CTL_DIR) {
+			rc = ENOTDIR;
+			break;
+		}
+		if (dir_add(&d, ".", ino, S_IFDIR, 1) && dir_add(&d, "..", FUSE_ROOT_ID, S_IFDIR, 2) &&
+		    dir_add(&d, "why", ino_of(K_CTL, CTL_WHY), S_IFREG, 3))
+			dir_add(&d, "explain", ino_of(K_CTL, CTL_EXPLAIN), S_IFREG, 4);
+		break;
 	default:
 		rc = ENOTDIR;
 	}
@@ -920,13 +1264,15 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
+	struct decision d;
 	struct customer c;
 	struct stat st;
+	struct who w;
 	int64_t id;
 	(void)mode;
 
+	who_init(req, &w);
 	if (parent != FUSE_ROOT_ID) {
 		fuse_reply_err(req, EPERM); /* customers hold fields, not directories */
 		return;
@@ -938,18 +1284,20 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, strlen(name) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL);
 		return;
 	}
-	int rc = decide(req, name, NULL, RIGHT_CREATE);
+	struct customer want = { .id = 0 };
+	snprintf(want.name, sizeof want.name, "%s", name);
+	int rc = decide(&w, &want, NULL, RIGHT_CREATE, &d);
 	if (!rc)
-		rc = vault_customer_create(fs->v, name, req_uid(req), &id);
+		rc = vault_customer_create(w.fs->v, name, w.uid, &id);
 	if (!rc)
-		rc = vault_customer_get(fs->v, id, &c);
+		rc = vault_customer_get(w.fs->v, id, &c);
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
-	log_info("new customer '%s' by uid %u", name, (unsigned)req_uid(req));
-	attr_customer(&st, &c);
-	fill_entry(fs, &e, &st);
+	log_info("new customer '%s' by uid %u", name, (unsigned)w.uid);
+	attr_customer(&w, &st, &c);
+	fill_entry(w.fs, &e, &st);
 	fuse_reply_entry(req, &e);
 }
 
@@ -963,23 +1311,24 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = fs_of(req);
+	struct who w;
 	int64_t pid = 0;
+	who_init(req, &w);
 	if (kind_of(parent, &pid) != K_CUSTOMER) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (catalog_field(fs->v->cat, name)) {
+	if (catalog_field(w.cat, name)) {
 		fuse_reply_err(req, EPERM); /* nothing is deleted (R3.4) */
 		return;
 	}
-	struct scratch_node *n = scratch_named(fs, req, pid, name);
+	struct scratch_node *n = scratch_named(&w, pid, name);
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	scratch_unlink(fs->scratch, n);
-	scratch_put(fs->scratch, n);
+	scratch_unlink(w.fs->scratch, n);
+	scratch_put(w.fs->scratch, n);
 	fuse_reply_err(req, 0);
 }
 
@@ -987,51 +1336,53 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /* A scratch file renamed over a field name stores a new version of the field:
  * history follows the name, not the inode. */
-static int rename_scratch_to_field(fuse_req_t req, struct scratch_node *n,
+static int rename_scratch_to_field(const struct who *w, struct scratch_node *n,
 				   const struct customer *c, const struct field_def *def)
 {
-	struct fs *fs = fs_of(req);
 	struct field_row f;
 	struct write_result res;
-	int rc = store_field_by_name(fs->v->st, c->id, def->name, &f);
+	struct decision d;
+	int rc = store_field_by_name(w->fs->v->st, c->id, def->name, &f);
 	bool exists = rc == 0 && f.version > 0;
 	if (rc && rc != ENOENT)
 		return rc;
-	rc = decide(req, c->name, def, exists ? RIGHT_WRITE : RIGHT_CREATE);
+	rc = decide(w, c, def, exists ? RIGHT_WRITE : RIGHT_CREATE, &d);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&n->lock);
-	rc = store_presented(fs, c->id, def->name, &n->buf, req_uid(req), false, &res);
+	rc = store_presented(w, c->id, def->name, &n->buf, w->uid, false, &res);
 	pthread_mutex_unlock(&n->lock);
 	if (rc == EINVAL || rc == EFBIG)
-		log_warn("refused: uid %u %s/%s: %s; nothing stored", (unsigned)req_uid(req),
-			 c->name, def->name, res.why ? res.why : "invalid value");
+		log_warn("refused: uid %u %s/%s: %s; nothing stored", (unsigned)w->uid, c->name,
+			 def->name, res.why ? res.why : "invalid value");
 	if (!rc)
-		scratch_unlink(fs->scratch, n);
+		scratch_unlink(w->fs->scratch, n);
 	return rc;
 }
 
 /* A field renamed to a scratch name (vim's backup) copies its value: the field
  * itself is never removed (R3.4). */
-static int rename_field_to_scratch(fuse_req_t req, const struct customer *c,
+static int rename_field_to_scratch(const struct who *w, const struct customer *c,
 				   const struct field_def *def, const char *newname)
 {
-	struct fs *fs = fs_of(req);
 	struct field_row f;
+	struct decision d;
 	struct secbuf value = SECBUF_INIT;
 	struct scratch_node *n = NULL;
-	int rc = store_field_by_name(fs->v->st, c->id, def->name, &f);
+	int rc = store_field_by_name(w->fs->v->st, c->id, def->name, &f);
 	if (!rc)
-		rc = field_present(fs, &f);
+		rc = field_present(w->fs, &f);
 	if (!rc)
-		rc = decide(req, c->name, def, RIGHT_READ);
+		rc = decide(w, c, def, RIGHT_READ, &d);
+	if (!rc && d.masked)
+		rc = EACCES; /* a masked field is not copied out */
 	if (!rc && f.version > 0)
-		rc = load_presented(fs, f.id, &value);
+		rc = load_presented(w->fs, def, false, f.id, &value);
 	if (rc)
 		goto out;
-	n = scratch_named(fs, req, c->id, newname);
+	n = scratch_named(w, c->id, newname);
 	if (!n) {
-		rc = scratch_create(fs->scratch, c->id, newname, req_uid(req), 0600, &n);
+		rc = scratch_create(w->fs->scratch, c->id, newname, w->uid, 0600, &n);
 		if (rc)
 			goto out;
 	}
@@ -1041,15 +1392,14 @@ static int rename_field_to_scratch(fuse_req_t req, const struct customer *c,
 	pthread_mutex_unlock(&n->lock);
 out:
 	if (n)
-		scratch_put(fs->scratch, n);
+		scratch_put(w->fs->scratch, n);
 	secbuf_free(&value);
 	return rc;
 }
 
-static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		     const char *newname, unsigned int flags)
+static int do_rename(const struct who *w, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct fs *fs = fs_of(req);
 	struct customer c;
 	int64_t pid = 0, npid = 0;
 	int rc;
@@ -1066,73 +1416,97 @@ static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		log_info("refused: rename to '%s': %s", name_for_log(newname, shown), why);
 		return strlen(newname) > NAME_MAX_BYTES ? ENAMETOOLONG : EINVAL;
 	}
-	rc = vault_customer_get(fs->v, pid, &c);
-	if (!rc && visible(req, c.name, NULL))
-		rc = ENOENT;
+	rc = customer_seen(w, pid, &c);
 	if (rc)
 		return rc;
 	if (strcmp(name, newname) == 0)
 		return 0;
 
-	const struct field_def *src_def = catalog_field(fs->v->cat, name);
-	const struct field_def *dst_def = catalog_field(fs->v->cat, newname);
+	const struct field_def *src_def = catalog_field(w->cat, name);
+	const struct field_def *dst_def = catalog_field(w->cat, newname);
 	if (flags & RENAME_NOREPLACE) {
 		struct stat st;
-		if (do_lookup(req, parent, newname, &st) == 0)
+		if (do_lookup(w, parent, newname, &st) == 0)
 			return EEXIST;
 	}
 	if (src_def && dst_def)
 		return EPERM; /* one field's value does not become another's */
 	if (src_def)
-		return rename_field_to_scratch(req, &c, src_def, newname);
+		return rename_field_to_scratch(w, &c, src_def, newname);
 
-	struct scratch_node *n = scratch_named(fs, req, pid, name);
+	struct scratch_node *n = scratch_named(w, pid, name);
 	if (!n)
 		return ENOENT;
 	if (dst_def)
-		rc = rename_scratch_to_field(req, n, &c, dst_def);
+		rc = rename_scratch_to_field(w, n, &c, dst_def);
 	else
-		scratch_rename(fs->scratch, n, newname);
-	scratch_put(fs->scratch, n);
+		scratch_rename(w->fs->scratch, n, newname);
+	scratch_put(w->fs->scratch, n);
 	return rc;
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, do_rename(req, parent, name, newparent, newname, flags));
+	struct who w;
+	who_init(req, &w);
+	fuse_reply_err(req, do_rename(&w, parent, name, newparent, newname, flags));
 }
 
 /* ---- the rest ---- */
 
+/* access(2) answers by policy, quietly (a probe is not an attempt). */
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	const struct field_def *def;
+	struct decision d;
+	struct customer c;
+	struct field_row f;
 	struct stat st;
-	int rc = do_getattr(req, ino, &st); /* visibility */
+	struct who w;
 	int64_t id = 0;
-	if (!rc && mask != F_OK && kind_of(ino, &id) == K_FIELD) {
-		struct fs *fs = fs_of(req);
-		struct field_row f;
-		struct customer c;
-		rc = store_field_get(fs->v->st, id, &f);
-		if (!rc)
-			rc = vault_customer_get(fs->v, f.customer_id, &c);
-		const struct field_def *def = rc ? NULL : catalog_field(fs->v->cat, f.name);
-		if (!rc && !def)
-			rc = ENOENT;
-		if (!rc && (mask & R_OK))
-			rc = decide(req, c.name, def, RIGHT_READ);
-		if (!rc && (mask & W_OK))
-			rc = decide(req, c.name, def, RIGHT_WRITE);
-		if (!rc && (mask & X_OK))
-			rc = EACCES; /* field files are data, never programs */
-	} else if (!rc && mask != F_OK && kind_of(ino, &id) == K_CUSTOMER && (mask & W_OK)) {
-		struct customer c;
-		rc = vault_customer_get(fs_of(req)->v, id, &c);
-		if (!rc)
-			rc = decide(req, c.name, NULL, RIGHT_WRITE);
-	} else if (!rc && kind_of(ino, &id) == K_ROOT && (mask & W_OK)) {
-		rc = decide(req, NULL, NULL, RIGHT_CREATE);
+
+	who_init(req, &w);
+	int rc = do_getattr(&w, ino, &st);
+	if (!rc && mask != F_OK) {
+		switch (kind_of(ino, &id)) {
+		case K_FIELD:
+			rc = field_seen(&w, id, &f, &c, &def);
+			if (!rc && (mask & R_OK)) {
+				judge(&w, &c, def, RIGHT_READ, &d);
+				rc = d.allow ? 0 : EACCES;
+			}
+			if (!rc && (mask & W_OK)) {
+				judge(&w, &c, def, RIGHT_WRITE, &d);
+				rc = d.allow ? 0 : EACCES;
+			}
+			if (!rc && (mask & X_OK))
+				rc = EACCES; /* field files are data, never programs */
+			break;
+		case K_CUSTOMER:
+			if (mask & W_OK) {
+				rc = vault_customer_get(w.fs->v, id, &c);
+				if (!rc) {
+					judge(&w, &c, NULL, RIGHT_WRITE, &d);
+					rc = d.allow ? 0 : EACCES;
+				}
+			}
+			break;
+		case K_ROOT:
+			if (mask & W_OK) {
+				judge(&w, NULL, NULL, RIGHT_CREATE, &d);
+				rc = d.allow ? 0 : EACCES;
+			}
+			break;
+		default: {
+			mode_t m = st.st_mode;
+			bool mine = st.st_uid == w.uid;
+			mode_t bits = mine ? (m >> 6) & 7 : m & 7;
+			if (((mask & R_OK) && !(bits & 4)) || ((mask & W_OK) && !(bits & 2)) ||
+			    ((mask & X_OK) && !(bits & 1)))
+				rc = EACCES;
+		}
+		}
 	}
 	fuse_reply_err(req, rc);
 }

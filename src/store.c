@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_internal.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -104,10 +105,51 @@ static const char schema_sql[] =
 	"CREATE TRIGGER customers_kept BEFORE DELETE ON customers "
 	"  BEGIN SELECT RAISE(ABORT, 'customers are not deleted'); END;";
 
+#define EXTRA_STMTS 64
+
+/* Tables added after the first format: created on every open if missing. */
+static const char schema_staff_sql[] =
+	"CREATE TABLE IF NOT EXISTS employees("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  login TEXT NOT NULL UNIQUE,"
+	"  uid INTEGER NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  department TEXT NOT NULL,"
+	"  post TEXT NOT NULL DEFAULT '',"
+	"  staff_type TEXT NOT NULL,"
+	"  organisation TEXT NOT NULL DEFAULT '',"
+	"  end_date TEXT NOT NULL DEFAULT '',"
+	"  is_head INTEGER NOT NULL DEFAULT 0,"
+	"  group_role TEXT NOT NULL DEFAULT 'none',"
+	"  departed INTEGER NOT NULL DEFAULT 0,"
+	"  created_ns INTEGER NOT NULL,"
+	"  updated_ns INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS grants("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  employee_id INTEGER NOT NULL REFERENCES employees(id),"
+	"  role TEXT NOT NULL,"
+	"  scoped INTEGER NOT NULL DEFAULT 0,"
+	"  end_date TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT 'active',"
+	"  created_ns INTEGER NOT NULL,"
+	"  created_uid INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  ended_uid INTEGER,"
+	"  note TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS grants_by_employee ON grants(employee_id);"
+	"CREATE TABLE IF NOT EXISTS grant_customers("
+	"  grant_id INTEGER NOT NULL REFERENCES grants(id),"
+	"  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+	"  PRIMARY KEY(grant_id, customer_id)) WITHOUT ROWID;";
+
 struct conn {
 	struct store *st;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
+	/* Statements of the store's other modules (store_prepare), by SQL text. */
+	const char *extra_sql[EXTRA_STMTS];
+	sqlite3_stmt *extra[EXTRA_STMTS];
+	size_t nextra;
 };
 
 struct store {
@@ -152,6 +194,8 @@ static void conn_close(struct conn *c)
 {
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (size_t i = 0; i < c->nextra; i++)
+		sqlite3_finalize(c->extra[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -256,6 +300,41 @@ static void done(sqlite3_stmt *s)
 	sqlite3_clear_bindings(s);
 }
 
+sqlite3_stmt *store_prepare(struct store *st, const char *sql, sqlite3 **db, int *err)
+{
+	struct conn *c = conn_get(st, err);
+	if (!c)
+		return NULL;
+	*db = c->db;
+	for (size_t i = 0; i < c->nextra; i++)
+		if (c->extra_sql[i] == sql)
+			return c->extra[i];
+	if (c->nextra == EXTRA_STMTS) {
+		log_err("store: more than %d distinct statements", EXTRA_STMTS);
+		*err = EIO;
+		return NULL;
+	}
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc != SQLITE_OK) {
+		*err = map_rc(c->db, rc, sql);
+		return NULL;
+	}
+	c->extra_sql[c->nextra] = sql;
+	c->extra[c->nextra++] = s;
+	return s;
+}
+
+void store_done(sqlite3_stmt *s)
+{
+	done(s);
+}
+
+int store_map_rc(sqlite3 *db, int rc, const char *what)
+{
+	return map_rc(db, rc, what);
+}
+
 /* Runs a statement that returns no rows. */
 static int exec_simple(struct store *st, enum stmt_id id)
 {
@@ -308,8 +387,15 @@ int store_open(const char *dbpath, bool create, struct store **out)
 		c = NULL;
 	}
 	/* Open this thread's connection now so a bad path fails here, not later. */
-	if (!conn_get(st, &err))
+	struct conn *main_conn = conn_get(st, &err);
+	if (!main_conn)
 		goto fail;
+	int rc = sqlite3_exec(main_conn->db, schema_staff_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		err = map_rc(main_conn->db, rc, "upgrade schema");
+		store_close(st);
+		return err;
+	}
 	*out = st;
 	return 0;
 fail:

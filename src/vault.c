@@ -130,7 +130,7 @@ int vault_init(const char *dir, const char *policy_dir, const char *pass, size_t
 	       FILE *errs, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	struct catalog *cat = NULL;
+	struct policy *pol = NULL;
 	struct store *st = NULL;
 	unsigned char *master = NULL;
 	unsigned char store_id[STORE_ID_BYTES];
@@ -139,12 +139,11 @@ int vault_init(const char *dir, const char *policy_dir, const char *pass, size_t
 	/* Check everything before creating anything. */
 	if (!path_fits(dir, err, errlen) || !path_fits(policy_dir, err, errlen))
 		return ENAMETOOLONG;
-	join(path, sizeof path, policy_dir, CATALOG_FILE);
-	if (catalog_load(path, errs, &cat) != 0) {
+	if (policy_load(policy_dir, errs, &pol) != 0) {
 		snprintf(err, errlen, "the policy in %s has errors; nothing was created", policy_dir);
 		return EINVAL;
 	}
-	catalog_free(cat);
+	policy_free(pol);
 	if (mkdir(dir, 0700) != 0) {
 		rc = errno;
 		if (rc == EEXIST)
@@ -238,8 +237,8 @@ int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 			 "(mode %04o)", dir, (unsigned)geteuid(), (unsigned)(sb.st_mode & 07777));
 		goto fail;
 	}
-	join(path, sizeof path, dir, VAULT_POLICY_DIR "/" CATALOG_FILE);
-	if (catalog_load(path, errs, &v->cat) != 0) {
+	join(path, sizeof path, dir, VAULT_POLICY_DIR);
+	if (policy_load(path, errs, &v->policy) != 0) {
 		rc = EINVAL;
 		snprintf(err, errlen, "the store's policy has errors");
 		goto fail;
@@ -311,7 +310,7 @@ void vault_close(struct vault *v)
 	store_close(v->st);
 	crypto_key_free(v->master);
 	crypto_key_free(v->name_key);
-	catalog_free(v->cat);
+	policy_free(v->policy);
 	free(v->dir);
 	free(v);
 }
@@ -455,8 +454,9 @@ int vault_read(struct vault *v, int64_t field_id, int64_t version, struct secbuf
 	return rc;
 }
 
-int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, const void *pt,
-		       size_t len, uid_t uid, struct write_result *res)
+int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t customer_id,
+		       const char *name, const void *pt, size_t len, uid_t uid,
+		       struct write_result *res)
 {
 	unsigned char wrapped[WRAPPED_KEY_BYTES + 1];
 	struct customer cust;
@@ -467,7 +467,7 @@ int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, c
 	int rc;
 
 	res->why = NULL;
-	const struct field_def *def = catalog_field(v->cat, name);
+	const struct field_def *def = catalog_field(cat, name);
 	if (!def) {
 		res->why = "not a field of the catalogue";
 		return EINVAL;
@@ -512,13 +512,13 @@ int vault_write_in_txn(struct vault *v, int64_t customer_id, const char *name, c
 	return rc;
 }
 
-int vault_write(struct vault *v, int64_t customer_id, const char *name, const void *pt,
-		size_t len, uid_t uid, bool durable, struct write_result *res)
+int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id, const char *name,
+		const void *pt, size_t len, uid_t uid, bool durable, struct write_result *res)
 {
 	int rc = store_begin(v->st, durable);
 	if (rc)
 		return rc;
-	rc = vault_write_in_txn(v, customer_id, name, pt, len, uid, res);
+	rc = vault_write_in_txn(v, cat, customer_id, name, pt, len, uid, res);
 	if (rc) {
 		store_rollback(v->st);
 		return rc;

@@ -1,0 +1,89 @@
+/* Staff records and grants (R1.2, R3.1-R3.3, R4.3), kept in the store.
+ *
+ * The daemon decides on every request from a snapshot of all employees and
+ * their grants, kept per thread and rebuilt when the store's ACL generation
+ * changes (every change below bumps it in the same transaction), so a revoked
+ * grant stops working at the next request and no lock is shared on the read
+ * path. Memory grows with the staff, not with the customers. */
+#ifndef CUSTFS_STAFF_H
+#define CUSTFS_STAFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define STAFF_WORD 64   /* login, department, post, staff type, role */
+#define STAFF_TEXT 128  /* display name, organisation */
+#define DATE_LEN 11     /* YYYY-MM-DD and NUL */
+
+enum grant_status { GRANT_ACTIVE, GRANT_REVOKED, GRANT_SUSPENDED };
+
+struct grant {
+	int64_t id;
+	char role[STAFF_WORD];
+	bool scoped;          /* only the customers listed */
+	int64_t *customers;   /* sorted customer ids, when scoped */
+	size_t ncustomers;
+	char end_date[DATE_LEN]; /* "" = open-ended; last valid day otherwise */
+	enum grant_status status;
+	int64_t created_ns;
+	uid_t created_uid;
+	char note[STAFF_TEXT];
+};
+
+struct employee {
+	int64_t id;
+	uid_t uid;
+	char login[STAFF_WORD];
+	char name[STAFF_TEXT];
+	char department[STAFF_WORD];
+	char post[STAFF_WORD];
+	char staff_type[STAFF_WORD];
+	char organisation[STAFF_TEXT];
+	char end_date[DATE_LEN];
+	bool is_head;
+	char group_role[STAFF_WORD]; /* none, member, leader (information group, R2.1) */
+	bool departed;
+	struct grant *grants;
+	size_t ngrants;
+};
+
+struct staff {
+	int64_t generation;
+	struct employee *emps; /* sorted by uid */
+	size_t n;
+};
+
+/* The calling thread's snapshot, rebuilt if the store changed since it was
+ * taken. Valid until this thread's next call. NULL (with *ERR) on failure. */
+const struct staff *staff_current(struct store *st, int *err);
+const struct employee *staff_by_uid(const struct staff *s, uid_t uid);
+const struct employee *staff_by_login(const struct staff *s, const char *login);
+bool grant_covers(const struct grant *g, int64_t customer_id);
+
+/* Loads a fresh snapshot (the caller frees it). */
+int staff_load(struct store *st, struct staff **out);
+void staff_free(struct staff *s);
+
+/* Changes: call inside a store transaction; each bumps the ACL generation.
+ * Employee fields are validated by the caller against the policy. */
+int staff_employee_add(struct store *st, const struct employee *e, int64_t *id);
+int staff_employee_update(struct store *st, const struct employee *e);
+/* Suspends every active grant of an employee (job change, R3.2). Returns how
+ * many through *N. */
+int staff_grants_suspend_all(struct store *st, int64_t employee_id, uid_t by, int *n);
+int staff_grant_add(struct store *st, int64_t employee_id, const struct grant *g, uid_t by,
+		    int64_t *id);
+int staff_grant_end(struct store *st, int64_t grant_id, enum grant_status status, uid_t by);
+
+const char *grant_status_name(enum grant_status s);
+
+/* Today as YYYY-MM-DD (local time); dates compare as strings. */
+void staff_today(char out[DATE_LEN]);
+/* Whether S is a valid YYYY-MM-DD date. */
+bool staff_date_ok(const char *s);
+
+#endif

@@ -1,0 +1,18 @@
+/* For the store layer's own modules (store.c, staff.c): prepared statements on
+ * the calling thread's connection. Nothing above the store layer includes this. */
+#ifndef CUSTFS_STORE_INTERNAL_H
+#define CUSTFS_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The calling thread's statement for SQL (a string constant: cached by its
+ * address), reset and ready to bind. NULL with *ERR set on failure. */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql, sqlite3 **db, int *err);
+/* Resets a statement after use. */
+void store_done(sqlite3_stmt *s);
+/* An sqlite result code as 0 or a positive errno (logged where useful). */
+int store_map_rc(sqlite3 *db, int rc, const char *what);
+
+#endif

@@ -1,0 +1,358 @@
+#include "policy.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "names.h"
+
+const struct stafftype *policy_stafftype(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nstafftypes; i++)
+		if (strcmp(p->stafftypes[i].name, name) == 0)
+			return &p->stafftypes[i];
+	return NULL;
+}
+
+const struct department *policy_department(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->ndepartments; i++)
+		if (strcmp(p->departments[i].name, name) == 0)
+			return &p->departments[i];
+	return NULL;
+}
+
+const struct role *policy_role(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nroles; i++)
+		if (strcmp(p->roles[i].name, name) == 0)
+			return &p->roles[i];
+	return NULL;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nstafftypes; i++) {
+		free(p->stafftypes[i].name);
+		free(p->stafftypes[i].masked);
+	}
+	for (size_t i = 0; i < p->ndepartments; i++) {
+		free(p->departments[i].name);
+		free(p->departments[i].ceiling.field);
+	}
+	for (size_t i = 0; i < p->nroles; i++) {
+		free(p->roles[i].name);
+		free(p->roles[i].rights.field);
+	}
+	free(p->stafftypes);
+	free(p->departments);
+	free(p->roles);
+	free(p->masks);
+	catalog_free(p->cat);
+	free(p);
+}
+
+/* Grows *ARR (of *N items of SIZE bytes) by one zeroed item; NULL on ENOMEM. */
+static void *push(void **arr, size_t *n, size_t size)
+{
+	void *g = realloc(*arr, (*n + 1) * size);
+	if (!g)
+		return NULL;
+	*arr = g;
+	char *item = (char *)g + *n * size;
+	memset(item, 0, size);
+	(*n)++;
+	return item;
+}
+
+/* Sets BIT in FIELD[] for every class or field named in the comma list LIST.
+ * Reports unknown names; returns the number of errors. */
+static int mark_targets(struct conf_reader *r, const struct catalog *cat, char *list,
+			unsigned char *field, unsigned char bit)
+{
+	int nerr = 0;
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const struct field_class *cls = catalog_class(cat, t);
+		const struct field_def *fd = catalog_field(cat, t);
+		if (cls) {
+			for (size_t i = 0; i < cat->nfields; i++)
+				if (cat->fields[i].cls == cls)
+					field[i] |= bit;
+		} else if (fd) {
+			field[fd->index] |= bit;
+		} else {
+			conf_error(r, "'%s' is neither a class nor a field of fields.conf", t);
+			nerr++;
+		}
+	}
+	return nerr;
+}
+
+/* Parses "[read T] [write T] [create]" from WORDS[from..n). */
+static int parse_rights(struct conf_reader *r, const struct catalog *cat, char **w, int from,
+			int n, struct rights *out)
+{
+	int nerr = 0;
+	out->field = calloc(cat->nfields ? cat->nfields : 1, 1);
+	if (!out->field)
+		return -1;
+	for (int i = from; i < n; i++) {
+		if ((strcmp(w[i], "read") == 0 || strcmp(w[i], "write") == 0) && i + 1 < n) {
+			unsigned char bit = w[i][0] == 'r' ? R_READ : R_WRITE;
+			nerr += mark_targets(r, cat, w[++i], out->field, bit);
+		} else if (strcmp(w[i], "create") == 0) {
+			out->create = true;
+		} else {
+			conf_error(r, "unexpected '%s' (expected read TARGETS, write TARGETS or create)",
+				   w[i]);
+			nerr++;
+		}
+	}
+	return nerr;
+}
+
+static bool name_word(struct conf_reader *r, const char *what, const char *name)
+{
+	const char *why = name_problem(name, strlen(name), false);
+	if (why || strlen(name) > 63) {
+		conf_error(r, "%s name '%s': %s", what, name, why ? why : "longer than 63 bytes");
+		return false;
+	}
+	return true;
+}
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
+		 struct policy **out)
+{
+	struct policy *p = calloc(1, sizeof *p);
+	struct conf_reader r;
+	char *w[CONF_MAX_WORDS];
+	int n, extra = 0;
+
+	if (!p) {
+		catalog_free(cat);
+		goto nomem;
+	}
+	p->cat = cat;
+	p->masks = calloc(cat->nfields ? cat->nfields : 1, sizeof *p->masks);
+	if (!p->masks)
+		goto nomem;
+	conf_init(&r, in, path, errs);
+	while ((n = conf_next(&r, w)) > 0) {
+		if (strcmp(w[0], "stafftype") == 0) {
+			/* stafftype NAME max-level N [mask FIELDS] [scoped] [expiring] */
+			if (n < 4 || strcmp(w[2], "max-level") != 0) {
+				conf_error(&r, "expected: stafftype NAME max-level N [mask FIELDS] "
+					       "[scoped] [expiring]");
+				continue;
+			}
+			if (!name_word(&r, "staff type", w[1]))
+				continue;
+			if (policy_stafftype(p, w[1])) {
+				conf_error(&r, "staff type '%s' is defined twice", w[1]);
+				continue;
+			}
+			struct stafftype st = { 0 };
+			if (!parse_int(w[3], 0, 99, &st.max_level)) {
+				conf_error(&r, "max-level '%s' is not a whole number from 0 to 99", w[3]);
+				continue;
+			}
+			st.masked = calloc(cat->nfields ? cat->nfields : 1, 1);
+			if (!st.masked)
+				goto nomem;
+			int bad = 0;
+			for (int i = 4; i < n; i++) {
+				if (strcmp(w[i], "mask") == 0 && i + 1 < n) {
+					bad += mark_targets(&r, cat, w[++i], st.masked, 1);
+				} else if (strcmp(w[i], "scoped") == 0) {
+					st.scoped = true;
+				} else if (strcmp(w[i], "expiring") == 0) {
+					st.expiring = true;
+				} else {
+					conf_error(&r, "unexpected '%s' (expected mask FIELDS, scoped or "
+						       "expiring)", w[i]);
+					bad++;
+				}
+			}
+			struct stafftype *slot;
+			if (bad || !(slot = push((void **)&p->stafftypes, &p->nstafftypes, sizeof *slot))) {
+				free(st.masked);
+				if (!bad)
+					goto nomem;
+				continue;
+			}
+			st.name = strdup(w[1]);
+			*slot = st;
+			if (!slot->name)
+				goto nomem;
+		} else if (strcmp(w[0], "department") == 0) {
+			/* department NAME [read T] [write T] [create] */
+			if (n < 2) {
+				conf_error(&r, "expected: department NAME [read TARGETS] [write TARGETS] "
+					       "[create]");
+				continue;
+			}
+			if (!name_word(&r, "department", w[1]))
+				continue;
+			if (policy_department(p, w[1])) {
+				conf_error(&r, "department '%s' is defined twice", w[1]);
+				continue;
+			}
+			if (p->nroles > 0) {
+				/* Roles point into the department array: keep departments first. */
+				conf_error(&r, "department '%s' must come before the first role", w[1]);
+				continue;
+			}
+			struct rights rt = { 0 };
+			int bad = parse_rights(&r, cat, w, 2, n, &rt);
+			if (bad < 0)
+				goto nomem;
+			struct department *slot;
+			if (bad || !(slot = push((void **)&p->departments, &p->ndepartments,
+						 sizeof *slot))) {
+				free(rt.field);
+				if (!bad)
+					goto nomem;
+				continue;
+			}
+			slot->ceiling = rt;
+			slot->name = strdup(w[1]);
+			if (!slot->name)
+				goto nomem;
+		} else if (strcmp(w[0], "role") == 0) {
+			/* role NAME department DEPT [read T] [write T] [create] */
+			if (n < 4 || strcmp(w[2], "department") != 0) {
+				conf_error(&r, "expected: role NAME department DEPT [read TARGETS] "
+					       "[write TARGETS] [create]");
+				continue;
+			}
+			if (!name_word(&r, "role", w[1]))
+				continue;
+			if (policy_role(p, w[1])) {
+				conf_error(&r, "role '%s' is defined twice", w[1]);
+				continue;
+			}
+			const struct department *d = policy_department(p, w[3]);
+			if (!d) {
+				conf_error(&r, "role '%s': unknown department '%s'", w[1], w[3]);
+				continue;
+			}
+			struct rights rt = { 0 };
+			int bad = parse_rights(&r, cat, w, 4, n, &rt);
+			if (bad < 0)
+				goto nomem;
+			/* A role that reaches past its department's ceiling is a policy
+			 * mistake: say so now rather than deny silently later. */
+			for (size_t i = 0; !bad && i < cat->nfields; i++) {
+				unsigned char over = rt.field[i] & (unsigned char)~d->ceiling.field[i];
+				if (over) {
+					conf_error(&r, "role '%s': %s on field '%s' is beyond department "
+						       "'%s''s ceiling", w[1],
+						   over & R_WRITE ? "write" : "read", cat->fields[i].name,
+						   d->name);
+					bad++;
+				}
+			}
+			if (!bad && rt.create && !d->ceiling.create) {
+				conf_error(&r, "role '%s': create is beyond department '%s''s ceiling",
+					   w[1], d->name);
+				bad++;
+			}
+			struct role *slot;
+			if (bad || !(slot = push((void **)&p->roles, &p->nroles, sizeof *slot))) {
+				free(rt.field);
+				if (!bad)
+					goto nomem;
+				continue;
+			}
+			slot->rights = rt;
+			slot->dept = d;
+			slot->name = strdup(w[1]);
+			if (!slot->name)
+				goto nomem;
+		} else if (strcmp(w[0], "mask") == 0) {
+			/* mask FIELD first N last M | mask FIELD email */
+			const struct field_def *fd = n >= 3 ? catalog_field(cat, w[1]) : NULL;
+			struct mask m = { MASK_NONE, 0, 0 };
+			if (n >= 3 && !fd) {
+				conf_error(&r, "mask: unknown field '%s'", w[1]);
+				continue;
+			}
+			if (n == 3 && strcmp(w[2], "email") == 0) {
+				m.kind = MASK_EMAIL;
+			} else if (n == 6 && strcmp(w[2], "first") == 0 && strcmp(w[4], "last") == 0 &&
+				   parse_int(w[3], 0, 64, &m.first) && parse_int(w[5], 0, 64, &m.last)) {
+				m.kind = MASK_KEEP;
+			} else {
+				conf_error(&r, "expected: mask FIELD first N last M, or mask FIELD email");
+				continue;
+			}
+			if (p->masks[fd->index].kind != MASK_NONE) {
+				conf_error(&r, "mask for field '%s' is defined twice", w[1]);
+				continue;
+			}
+			p->masks[fd->index] = m;
+		} else {
+			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role "
+				       "or mask)", w[0]);
+		}
+	}
+	/* A staff type that masks a field needs to know how. */
+	for (size_t s = 0; s < p->nstafftypes; s++)
+		for (size_t i = 0; i < cat->nfields; i++)
+			if (p->stafftypes[s].masked[i] && p->masks[i].kind == MASK_NONE) {
+				fprintf(errs, "%s: staff type '%s' masks field '%s', which has no mask "
+					      "statement\n", path, p->stafftypes[s].name,
+					cat->fields[i].name);
+				extra++;
+			}
+	if (r.nerr + extra == 0 && p->nstafftypes == 0) {
+		fprintf(errs, "%s: no staff types are defined\n", path);
+		extra++;
+	}
+	if (r.nerr + extra) {
+		policy_free(p);
+		return r.nerr + extra;
+	}
+	*out = p;
+	return 0;
+nomem:
+	policy_free(p);
+	fprintf(errs, "%s: out of memory\n", path);
+	return -1;
+}
+
+int policy_load(const char *dir, FILE *errs, struct policy **out)
+{
+	char path[PATH_MAX];
+	struct catalog *cat = NULL;
+
+	snprintf(path, sizeof path, "%s/%s", dir, CATALOG_FILE);
+	int nerr = catalog_load(path, errs, &cat);
+	if (nerr)
+		return nerr;
+	snprintf(path, sizeof path, "%s/%s", dir, POLICY_ACCESS_FILE);
+	FILE *f = conf_open_file(path, errs);
+	if (!f) {
+		catalog_free(cat);
+		return 1;
+	}
+	nerr = policy_parse(f, path, errs, cat, out);
+	fclose(f);
+	return nerr;
+}
