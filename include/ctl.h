@@ -2,6 +2,8 @@
 #ifndef CUSTFS_CTL_H
 #define CUSTFS_CTL_H
 
+#include <stdio.h>
+
 #include "vault.h"
 
 /* Exit codes (README, "Exit codes"). */
@@ -20,5 +22,11 @@ int ctl_policy(int argc, char **argv);
 int ctl_history(int argc, char **argv);
 int ctl_import(int argc, char **argv);
 int ctl_export(int argc, char **argv);
+int ctl_employee(int argc, char **argv);
+int ctl_grant(int argc, char **argv);
+int ctl_explain(int argc, char **argv);
+
+/* Writes S as a JSON string. */
+void ctl_json_str(FILE *out, const char *s);
 
 #endif

@@ -81,6 +81,11 @@ int staff_grant_end(struct store *st, int64_t grant_id, enum grant_status status
 
 const char *grant_status_name(enum grant_status s);
 
+/* Every grant of EMPLOYEE_ID (0: of everyone), active or not, oldest first.
+ * The grant passed to FN has its scope filled in; FN returns nonzero to stop. */
+int staff_grants_list(struct store *st, int64_t employee_id,
+		      int (*fn)(void *ctx, int64_t employee_id, const struct grant *g), void *ctx);
+
 /* Today as YYYY-MM-DD (local time); dates compare as strings. */
 void staff_today(char out[DATE_LEN]);
 /* Whether S is a valid YYYY-MM-DD date. */

@@ -1,5 +1,9 @@
 /* custctl init, policy check, history. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "policy.h"
 #include "ctl.h"
 #include "names.h"
 #include "passphrase.h"
@@ -63,24 +68,154 @@ usage:
 	return CTL_USAGE;
 }
 
-int ctl_policy(int argc, char **argv)
+static int policy_check(const char *dir)
 {
-	if (argc != 3 || strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "usage: custctl policy check DIR\n");
-		return CTL_USAGE;
-	}
-	char path[PATH_MAX];
-	struct catalog *cat = NULL;
-	snprintf(path, sizeof path, "%s/%s", argv[2], CATALOG_FILE);
-	int nerr = catalog_load(path, stderr, &cat);
+	struct policy *p = NULL;
+	int nerr = policy_load(dir, stderr, &p);
 	if (nerr) {
-		fprintf(stderr, "custctl: %s: %d error%s; policy refused\n", argv[2],
-			nerr < 0 ? 1 : nerr, nerr == 1 ? "" : "s");
+		fprintf(stderr, "custctl: %s: %d error%s; policy refused\n", dir, nerr < 0 ? 1 : nerr,
+			nerr == 1 ? "" : "s");
 		return CTL_REFUSED;
 	}
-	printf("%s: ok (%zu classes, %zu fields)\n", argv[2], cat->nclasses, cat->nfields);
-	catalog_free(cat);
+	printf("%s: ok (%zu classes, %zu fields, %zu staff types, %zu departments, %zu roles)\n",
+	       dir, p->cat->nclasses, p->cat->nfields, p->nstafftypes, p->ndepartments, p->nroles);
+	policy_free(p);
 	return CTL_OK;
+}
+
+/* Copies the regular files of FROM into the new directory TO. */
+static int copy_dir(const char *from, const char *to)
+{
+	DIR *d = opendir(from);
+	struct dirent *e;
+	int rc = 0;
+	if (!d || mkdir(to, 0755) != 0) {
+		rc = errno;
+		if (d)
+			closedir(d);
+		return rc;
+	}
+	while (!rc && (e = readdir(d))) {
+		char src[PATH_MAX], dst[PATH_MAX], buf[65536];
+		if (e->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(src, sizeof src, "%s/%s", from, e->d_name) >= sizeof src ||
+		    (size_t)snprintf(dst, sizeof dst, "%s/%s", to, e->d_name) >= sizeof dst) {
+			rc = ENAMETOOLONG;
+			break;
+		}
+		int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat sb;
+		if (in < 0 || fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			if (in >= 0)
+				close(in);
+			continue;
+		}
+		int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		ssize_t n;
+		while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n) {
+				rc = errno ? errno : EIO;
+				break;
+			}
+		if (out < 0 || fsync(out) != 0)
+			rc = rc ? rc : errno;
+		if (out >= 0)
+			close(out);
+		close(in);
+	}
+	closedir(d);
+	return rc;
+}
+
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char p[PATH_MAX];
+		if (e->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p)
+			unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Signals every live custfs daemon registered in STORE/run. */
+static int signal_daemons(const char *store)
+{
+	char dir[PATH_MAX];
+	int n = 0;
+	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
+		return 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end, exe[PATH_MAX], link[64];
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+		ssize_t len = readlink(link, exe, sizeof exe - 1);
+		exe[len > 0 ? len : 0] = '\0';
+		const char *base = strrchr(exe, '/');
+		if (len <= 0 || strcmp(base ? base + 1 : exe, "custfs") != 0) {
+			char stale[PATH_MAX];
+			if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < sizeof stale)
+				unlink(stale); /* a daemon that is gone */
+			continue;
+		}
+		if (kill((pid_t)pid, SIGHUP) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int policy_reload(const char *store, const char *from)
+{
+	char cur[PATH_MAX], next[PATH_MAX];
+	if ((size_t)snprintf(cur, sizeof cur, "%s/%s", store, VAULT_POLICY_DIR) >= sizeof cur ||
+	    (size_t)snprintf(next, sizeof next, "%s/%s.new", store, VAULT_POLICY_DIR) >= sizeof next)
+		return CTL_REFUSED;
+	if (from) {
+		/* Check, copy beside, then swap in one rename: a daemon never sees a
+		 * half-copied policy. */
+		if (policy_check(from) != CTL_OK)
+			return CTL_REFUSED;
+		remove_dir(next);
+		int err = copy_dir(from, next);
+		if (err || renameat2(AT_FDCWD, next, AT_FDCWD, cur, RENAME_EXCHANGE) != 0) {
+			fprintf(stderr, "custctl: cannot install %s into %s: %s\n", from, cur,
+				strerror(err ? err : errno));
+			remove_dir(next);
+			return CTL_REFUSED;
+		}
+		remove_dir(next); /* the old policy */
+	} else if (policy_check(cur) != CTL_OK) {
+		return CTL_REFUSED;
+	}
+	int n = signal_daemons(store);
+	printf("policy of %s %s; %d mount%s asked to reload (each keeps its old policy on any "
+	       "error and logs it)\n", store, from ? "installed" : "checked", n, n == 1 ? "" : "s");
+	return CTL_OK;
+}
+
+int ctl_policy(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "check") == 0)
+		return policy_check(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "reload") == 0)
+		return policy_reload(argv[2], NULL);
+	if (argc == 5 && strcmp(argv[1], "reload") == 0 && strcmp(argv[3], "--from") == 0)
+		return policy_reload(argv[2], argv[4]);
+	fprintf(stderr, "usage: custctl policy check DIR\n"
+			"       custctl policy reload STORE [--from DIR]\n");
+	return CTL_USAGE;
 }
 
 struct history_ctx {

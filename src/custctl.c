@@ -17,7 +17,11 @@ static const struct verb {
 	{ "export", ctl_export, "export STORE [-o FILE.csv] [--passphrase-file FILE]" },
 	{ "history", ctl_history,
 	  "history STORE CUSTOMER FIELD [--show VERSION] [--json] [--passphrase-file FILE]" },
-	{ "policy", ctl_policy, "policy check DIR" },
+	{ "employee", ctl_employee,
+	  "employee add|set|leave|show|list STORE [LOGIN] [options] (see custctl employee)" },
+	{ "grant", ctl_grant, "grant add|revoke|list STORE ... (see custctl grant)" },
+	{ "explain", ctl_explain, "explain STORE LOGIN CUSTOMER[/FIELD] [read|write]" },
+	{ "policy", ctl_policy, "policy check DIR | policy reload STORE [--from DIR]" },
 };
 
 static void usage(FILE *out)

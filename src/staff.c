@@ -42,6 +42,12 @@ static const char sql_grant_scope[] =
 static const char sql_grant_end[] =
 	"UPDATE grants SET status=?2, ended_ns=?3, ended_uid=?4 WHERE id=?1 AND status='active'";
 
+static const char sql_grants_list[] =
+	"SELECT id, employee_id, role, scoped, end_date, status, created_ns, created_uid, note "
+	"FROM grants WHERE ?1 = 0 OR employee_id = ?1 ORDER BY id";
+static const char sql_grant_customers[] =
+	"SELECT customer_id FROM grant_customers WHERE grant_id=?1 ORDER BY customer_id";
+
 const char *grant_status_name(enum grant_status s)
 {
 	switch (s) {
@@ -470,4 +476,48 @@ int staff_grant_end(struct store *st, int64_t grant_id, enum grant_status status
 		err = ENOENT;
 	store_done(s);
 	return err ? err : bump(st);
+}
+
+int staff_grants_list(struct store *st, int64_t employee_id,
+		      int (*fn)(void *ctx, int64_t employee_id, const struct grant *g), void *ctx)
+{
+	sqlite3 *db;
+	int err = 0, rc;
+	sqlite3_stmt *q = store_prepare(st, sql_grants_list, &db, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, employee_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct grant g;
+		memset(&g, 0, sizeof g);
+		g.id = sqlite3_column_int64(q, 0);
+		int64_t emp = sqlite3_column_int64(q, 1);
+		text(g.role, sizeof g.role, q, 2);
+		g.scoped = sqlite3_column_int(q, 3) != 0;
+		text(g.end_date, sizeof g.end_date, q, 4);
+		g.status = parse_status((const char *)sqlite3_column_text(q, 5));
+		g.created_ns = sqlite3_column_int64(q, 6);
+		g.created_uid = (uid_t)sqlite3_column_int64(q, 7);
+		text(g.note, sizeof g.note, q, 8);
+		sqlite3_stmt *c = store_prepare(st, sql_grant_customers, &db, &err);
+		if (!c)
+			break;
+		sqlite3_bind_int64(c, 1, g.id);
+		while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+			void *p = realloc(g.customers, (g.ncustomers + 1) * sizeof *g.customers);
+			if (!p) {
+				err = ENOMEM;
+				break;
+			}
+			g.customers = p;
+			g.customers[g.ncustomers++] = sqlite3_column_int64(c, 0);
+		}
+		store_done(c);
+		int stop = err ? 1 : fn(ctx, emp, &g);
+		free(g.customers);
+		if (stop)
+			break;
+	}
+	store_done(q);
+	return err;
 }
