@@ -28,6 +28,7 @@ struct stafftype {
 	bool scoped;   /* grants must name customers */
 	bool expiring; /* grants and the employee must have an end date */
 	unsigned char *masked; /* [nfields]: 1 if shown masked */
+	size_t line;           /* where it was defined, for messages */
 };
 
 struct department {

@@ -168,6 +168,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				continue;
 			}
 			struct stafftype st = { 0 };
+			st.line = r.lineno;
 			if (!parse_int(w[3], 0, 99, &st.max_level)) {
 				conf_error(&r, "max-level '%s' is not a whole number from 0 to 99", w[3]);
 				continue;
@@ -316,9 +317,9 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 	for (size_t s = 0; s < p->nstafftypes; s++)
 		for (size_t i = 0; i < cat->nfields; i++)
 			if (p->stafftypes[s].masked[i] && p->masks[i].kind == MASK_NONE) {
-				fprintf(errs, "%s: staff type '%s' masks field '%s', which has no mask "
-					      "statement\n", path, p->stafftypes[s].name,
-					cat->fields[i].name);
+				fprintf(errs, "%s:%zu: staff type '%s' masks field '%s', which has no "
+					      "mask statement\n", path, p->stafftypes[s].line,
+					p->stafftypes[s].name, cat->fields[i].name);
 				extra++;
 			}
 	if (r.nerr + extra == 0 && p->nstafftypes == 0) {
