@@ -73,6 +73,14 @@ unsigned char *crypto_name_key(const unsigned char *master);
 /* Wraps DATA_KEY under MASTER into OUT[WRAPPED_KEY_BYTES]. */
 void crypto_wrap_key(const unsigned char *master, const struct aad *a,
 		     const unsigned char *data_key, unsigned char *out);
+/* Unwraps into OUT, a CRYPTO_KEY_BYTES buffer in sodium_malloc memory that
+ * the caller wipes after use. 0 or EBADMSG (OUT then holds nothing). */
+int crypto_unwrap_key_into(const unsigned char *master, const struct aad *a,
+			   const unsigned char *wrapped, size_t wrapped_len, unsigned char *out);
+/* This thread's scratch key buffer (sodium_malloc'd once per thread, freed at
+ * thread exit): for a data key used and wiped within one call. */
+unsigned char *crypto_thread_key(void);
+
 /* Unwraps into a new sodium_malloc'd key (*OUT). 0, EBADMSG or ENOMEM. */
 int crypto_unwrap_key(const unsigned char *master, const struct aad *a,
 		      const unsigned char *wrapped, size_t wrapped_len, unsigned char **out);

@@ -26,6 +26,10 @@ int ctl_employee(int argc, char **argv);
 int ctl_grant(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
 
+/* Signals the store's running daemons (SIGHUP: reload the policy; SIGUSR1:
+ * the staff register changed). Returns how many were signalled. */
+int ctl_signal_daemons(const char *store, int sig);
+
 /* Writes S as a JSON string. */
 void ctl_json_str(FILE *out, const char *s);
 

@@ -39,6 +39,7 @@ struct fs {
 	pthread_mutex_t retired_lock;    /* guards retired */
 	struct policy **retired;         /* replaced policies, freed at unmount */
 	size_t nretired;
+	atomic_uint_fast64_t acl_epoch; /* bumped when custctl signals a staff change */
 	char *policy_dir;
 	char *view;           /* -o view=ROLE, or NULL */
 	double entry_timeout; /* seconds the kernel may cache names and attributes */

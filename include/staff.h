@@ -53,13 +53,22 @@ struct employee {
 
 struct staff {
 	int64_t generation;
+	uint64_t epoch;      /* the caller's epoch when last checked */
+	int64_t checked_ms;  /* monotonic time of that check */
 	struct employee *emps; /* sorted by uid */
 	size_t n;
 };
 
 /* The calling thread's snapshot, rebuilt if the store changed since it was
- * taken. Valid until this thread's next call. NULL (with *ERR) on failure. */
-const struct staff *staff_current(struct store *st, int *err);
+ * taken. Valid until this thread's next call. NULL (with *ERR) on failure.
+ *
+ * EPOCH lets a daemon skip the store: custctl signals every daemon after a
+ * change (SIGUSR1), which bumps its epoch; while the epoch is unchanged the
+ * snapshot is trusted for up to STAFF_RECHECK_MS, then the store's generation
+ * is read again anyway (a lost signal delays a change by that much at most).
+ * EPOCH 0 always reads the generation. */
+#define STAFF_RECHECK_MS 1000
+const struct staff *staff_current(struct store *st, uint64_t epoch, int *err);
 const struct employee *staff_by_uid(const struct staff *s, uid_t uid);
 const struct employee *staff_by_login(const struct staff *s, const char *login);
 bool grant_covers(const struct grant *g, int64_t customer_id);

@@ -82,6 +82,7 @@ int store_field_list(struct store *st, int64_t customer_id,
 /* What opening one version needs, all from one query. Pointers are valid only
  * during the callback. */
 struct sealed_view {
+	struct field_row row;          /* the field itself */
 	const unsigned char *name_mac; /* the customer's */
 	const void *name_sealed;
 	size_t name_sealed_len;
@@ -89,11 +90,12 @@ struct sealed_view {
 	size_t wrapped_len;
 	const char *field;
 	int64_t version;
-	const void *sealed;
+	const void *sealed; /* NULL: the field has no version yet (VERSION 0 only) */
 	size_t sealed_len;
 };
 
-/* VERSION 0 means the current one. ENOENT if there is no such version. */
+/* VERSION 0 means the current one. ENOENT if there is no such field or
+ * version. */
 int store_sealed_get(struct store *st, int64_t field_id, int64_t version,
 		     int (*fn)(void *ctx, const struct sealed_view *v), void *ctx);
 

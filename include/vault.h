@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -36,6 +37,8 @@ struct vault {
 	unsigned char store_id[STORE_ID_BYTES];
 	bool have_store_id;
 	struct policy *policy; /* as loaded at open; the daemon may swap in newer ones */
+	pthread_key_t cache_key; /* each thread's customer cache (see vault.c) */
+	bool have_cache_key;
 };
 
 /* Creates a new store in DIR with a copy of POLICY_DIR. PASS (may be NULL)
@@ -77,6 +80,14 @@ int vault_customer_list(struct vault *v, int64_t after, int max,
 /* Decrypts a version (0 = current) of field FIELD_ID into OUT. ENOENT if there
  * is no such version; EIO (logged) if it does not authenticate. */
 int vault_read(struct vault *v, int64_t field_id, int64_t version, struct secbuf *out);
+
+/* Reads field FIELD_ID's row and current version in one query, calls GATE
+ * with the row before anything is decrypted, and decrypts into OUT only if
+ * GATE returns 0 (its error is returned otherwise). A field without a version
+ * yet reads as empty. */
+int vault_read_gated(struct vault *v, int64_t field_id,
+		     int (*gate)(void *ctx, const struct field_row *f), void *ctx,
+		     struct secbuf *out);
 
 struct write_result {
 	int64_t field_id;

@@ -1,6 +1,7 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -170,5 +171,41 @@ unsigned char *crypto_name_key(const unsigned char *master)
 	if (k)
 		crypto_generichash(k, CRYPTO_KEY_BYTES, (const unsigned char *)label,
 				   sizeof label - 1, master, CRYPTO_KEY_BYTES);
+	return k;
+}
+
+int crypto_unwrap_key_into(const unsigned char *master, const struct aad *a,
+			   const unsigned char *wrapped, size_t wrapped_len, unsigned char *out)
+{
+	if (wrapped_len != WRAPPED_KEY_BYTES)
+		return EBADMSG;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, wrapped + CRYPTO_NONCE_BYTES,
+						       wrapped_len - CRYPTO_NONCE_BYTES, a->buf,
+						       a->len, wrapped, master) != 0) {
+		sodium_memzero(out, CRYPTO_KEY_BYTES);
+		return EBADMSG;
+	}
+	return 0;
+}
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p)
+{
+	sodium_free(p);
+}
+
+static void tls_init(void)
+{
+	pthread_key_create(&tls_key, tls_free);
+}
+
+unsigned char *crypto_thread_key(void)
+{
+	pthread_once(&tls_once, tls_init);
+	unsigned char *k = pthread_getspecific(tls_key);
+	if (!k && (k = sodium_malloc(CRYPTO_KEY_BYTES)))
+		pthread_setspecific(tls_key, k);
 	return k;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,7 +315,7 @@ int ctl_employee(int argc, char **argv)
 	const struct staff *s = NULL;
 	const struct employee *e = NULL;
 	if (strcmp(verb, "add") != 0) {
-		s = staff_current(v->st, &err);
+		s = staff_current(v->st, 0, &err);
 		if (!s) {
 			fprintf(stderr, "custctl: cannot read the staff register: %s\n", strerror(err));
 			rc = CTL_REFUSED;
@@ -326,13 +327,18 @@ int ctl_employee(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (strcmp(verb, "add") == 0 && npos == 2)
-		rc = employee_add(v, pos[1], &o);
-	else if (strcmp(verb, "set") == 0 && npos == 2)
-		rc = employee_set(v, e, &o);
-	else if (strcmp(verb, "leave") == 0 && npos == 2)
-		rc = employee_leave(v, e);
-	else if (strcmp(verb, "show") == 0 && npos == 2) {
+	bool change = npos == 2 && (strcmp(verb, "add") == 0 || strcmp(verb, "set") == 0 ||
+				    strcmp(verb, "leave") == 0);
+	if (change) {
+		if (verb[0] == 'a')
+			rc = employee_add(v, pos[1], &o);
+		else if (verb[0] == 's')
+			rc = employee_set(v, e, &o);
+		else
+			rc = employee_leave(v, e);
+		if (rc == CTL_OK)
+			ctl_signal_daemons(pos[0], SIGUSR1); /* mounts see the change at once */
+	} else if (strcmp(verb, "show") == 0 && npos == 2) {
 		print_employee(e, o.json);
 		rc = CTL_OK;
 	} else if (strcmp(verb, "list") == 0 && npos == 1) {
@@ -546,7 +552,7 @@ int ctl_grant(int argc, char **argv)
 	if (!v)
 		return CTL_REFUSED;
 	int err = 0, rc = CTL_USAGE;
-	const struct staff *s = staff_current(v->st, &err);
+	const struct staff *s = staff_current(v->st, 0, &err);
 	if (!s) {
 		fprintf(stderr, "custctl: cannot read the staff register: %s\n", strerror(err));
 		vault_close(v);
@@ -576,7 +582,10 @@ int ctl_grant(int argc, char **argv)
 		else
 			printf("grant #%lld revoked; it stops working at once\n", id);
 		rc = err ? CTL_REFUSED : CTL_OK;
-	} else if (strcmp(verb, "list") == 0 && (npos == 1 || npos == 2)) {
+	}
+	if (rc == CTL_OK)
+		ctl_signal_daemons(pos[0], SIGUSR1); /* mounts see the change at once */
+	if (strcmp(verb, "list") == 0 && (npos == 1 || npos == 2)) {
 		const struct employee *e = npos == 2 ? staff_by_login(s, pos[1]) : NULL;
 		if (npos == 2 && !e) {
 			fprintf(stderr, "custctl: %s is not on the staff register\n", pos[1]);
@@ -636,7 +645,7 @@ int ctl_explain(int argc, char **argv)
 		return CTL_REFUSED;
 	}
 	int rc = CTL_REFUSED, err = 0;
-	const struct staff *s = staff_current(v->st, &err);
+	const struct staff *s = staff_current(v->st, 0, &err);
 	const struct employee *e = s ? staff_by_login(s, login) : NULL;
 	struct passwd *pw = getpwnam(login);
 	struct customer c;

@@ -145,7 +145,7 @@ static void remove_dir(const char *dir)
 }
 
 /* Signals every live custfs daemon registered in STORE/run. */
-static int signal_daemons(const char *store)
+int ctl_signal_daemons(const char *store, int sig)
 {
 	char dir[PATH_MAX];
 	int n = 0;
@@ -168,7 +168,7 @@ static int signal_daemons(const char *store)
 				unlink(stale); /* a daemon that is gone */
 			continue;
 		}
-		if (kill((pid_t)pid, SIGHUP) == 0)
+		if (kill((pid_t)pid, sig) == 0)
 			n++;
 	}
 	if (d)
@@ -199,7 +199,7 @@ static int policy_reload(const char *store, const char *from)
 	} else if (policy_check(cur) != CTL_OK) {
 		return CTL_REFUSED;
 	}
-	int n = signal_daemons(store);
+	int n = ctl_signal_daemons(store, SIGHUP);
 	printf("policy of %s %s; %d mount%s asked to reload (each keeps its old policy on any "
 	       "error and logs it)\n", store, from ? "installed" : "checked", n, n == 1 ? "" : "s");
 	return CTL_OK;

@@ -78,7 +78,7 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-/* ---- policy reload on SIGHUP ----
+/* ---- policy reload on SIGHUP, staff changes on SIGUSR1 ----
  * SIGHUP is blocked in every thread and taken by sigwait in this one, so a
  * reload runs in an ordinary thread (not a signal handler) and libfuse's own
  * SIGHUP handler (which would unmount) never runs. */
@@ -90,11 +90,15 @@ static void *reload_thread(void *arg)
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	for (;;) {
 		int sig = 0;
 		if (sigwait(&set, &sig) != 0 || stopping)
 			return NULL;
-		fs_reload_policy(fs);
+		if (sig == SIGUSR1)
+			atomic_fetch_add(&fs->acl_epoch, 1); /* the staff register changed */
+		else
+			fs_reload_policy(fs);
 	}
 }
 
@@ -244,6 +248,7 @@ int main(int argc, char *argv[])
 	sigset_t hup;
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
+	sigaddset(&hup, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL); /* inherited by every thread from here */
 	if (pthread_create(&reloader, NULL, reload_thread, &fs) == 0)
 		have_reloader = true;

@@ -74,6 +74,7 @@ int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeo
 	fs->entry_timeout = entry_timeout;
 	fs->mounted_ns = vault_now_ns();
 	atomic_store(&fs->policy, v->policy);
+	atomic_store(&fs->acl_epoch, 1);
 	pthread_mutex_init(&fs->retired_lock, NULL);
 	fs->scratch = scratch_table_new();
 	fs->inflight = inflight_new();
@@ -201,7 +202,7 @@ static void who_init(fuse_req_t req, struct who *w)
 		w->broken |= !w->view;
 	}
 	if (w->uid != 0) {
-		const struct staff *s = staff_current(w->fs->v->st, &err);
+		const struct staff *s = staff_current(w->fs->v->st, atomic_load(&w->fs->acl_epoch), &err);
 		if (s)
 			w->emp = staff_by_uid(s, w->uid);
 		else
@@ -276,18 +277,27 @@ static off_t presented_size(int64_t stored)
 	return stored > 0 ? (off_t)stored + 1 : 0;
 }
 
-/* The value as MASKED or plain text, with its newline. */
-static int load_presented(struct fs *fs, const struct field_def *def, bool masked,
-			  int64_t field_id, struct secbuf *out)
+/* Turns a decrypted value in OUT into its file view: masked if MASKED, with
+ * its newline. */
+static int present_value(struct fs *fs, const struct field_def *def, bool masked,
+			 struct secbuf *out)
 {
-	int rc = vault_read(fs->v, field_id, 0, out);
-	if (!rc && masked)
+	int rc = 0;
+	if (masked)
 		rc = mask_apply(&atomic_load(&fs->policy)->masks[def->index], out);
 	if (!rc && out->len > 0)
 		rc = secbuf_write(out, out->len, "\n", 1);
 	if (rc)
 		secbuf_truncate(out, 0);
 	return rc;
+}
+
+/* The current value as MASKED or plain text, with its newline. */
+static int load_presented(struct fs *fs, const struct field_def *def, bool masked,
+			  int64_t field_id, struct secbuf *out)
+{
+	int rc = vault_read(fs->v, field_id, 0, out);
+	return rc ? rc : present_value(fs, def, masked, out);
 }
 
 static int store_presented(const struct who *w, int64_t customer_id, const char *field,
@@ -640,57 +650,87 @@ static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emp
 	return 0;
 }
 
+/* What opening a field needs to decide; filled in by open_gate. */
+struct open_ctx {
+	const struct who *w;
+	int flags;
+	bool creating;
+	struct field_row f;
+	struct customer c;
+	const struct field_def *def;
+	bool masked;
+};
+
+/* The decision of an open(), taken on the field's row before any decryption. */
+static int open_gate(void *p, const struct field_row *f)
+{
+	struct open_ctx *o = p;
+	struct decision d = { 0 };
+	int rc;
+
+	o->f = *f;
+	if (!o->creating && (rc = field_present(o->w->fs, f)))
+		return rc;
+	if ((rc = vault_customer_get(o->w->fs->v, f->customer_id, &o->c)))
+		return rc;
+	if (!(o->def = catalog_field(o->w->cat, f->name)))
+		return ENOENT; /* no longer in the catalogue */
+	if (!o->creating && (rc = visible(o->w, &o->c, o->def)))
+		return rc;
+	if ((o->flags & O_ACCMODE) != O_WRONLY &&
+	    (rc = decide(o->w, &o->c, o->def, RIGHT_READ, &d)))
+		return rc;
+	o->masked = d.masked;
+	if (wants_write(o->flags) &&
+	    (rc = decide(o->w, &o->c, o->def, o->creating ? RIGHT_CREATE : RIGHT_WRITE, &d)))
+		return rc;
+	return 0;
+}
+
 static int open_field(const struct who *w, int64_t field_id, int flags, bool creating,
 		      struct handle **out)
 {
-	const struct field_def *def = NULL;
-	struct decision d = { 0 };
-	struct customer c;
-	struct field_row f;
+	struct open_ctx o = { .w = w, .flags = flags, .creating = creating };
 	bool wr = wants_write(flags);
+	bool emptied = creating || (wr && (flags & O_TRUNC));
 	int rc;
-
-	rc = store_field_get(w->fs->v->st, field_id, &f);
-	if (!rc && !creating)
-		rc = field_present(w->fs, &f);
-	if (!rc)
-		rc = vault_customer_get(w->fs->v, f.customer_id, &c);
-	if (!rc && !(def = catalog_field(w->cat, f.name)))
-		rc = ENOENT; /* no longer in the catalogue */
-	if (!rc && !creating)
-		rc = visible(w, &c, def);
-	if (rc)
-		return rc;
-	/* The decision sits right before decryption. */
-	if ((flags & O_ACCMODE) != O_WRONLY && (rc = decide(w, &c, def, RIGHT_READ, &d)))
-		return rc;
-	bool masked = d.masked;
-	if (wr && (rc = decide(w, &c, def, creating ? RIGHT_CREATE : RIGHT_WRITE, &d)))
-		return rc;
 
 	struct handle *h = handle_new(w, H_FIELD);
 	if (!h)
 		return ENOMEM;
-	h->customer_id = c.id;
-	h->field_id = f.id;
-	snprintf(h->field, sizeof h->field, "%s", f.name);
-	snprintf(h->customer, sizeof h->customer, "%s", c.name);
-	h->writable = wr;
-	h->masked = masked;
-	h->append = wr && (flags & O_APPEND);
-	if (creating || (wr && (flags & O_TRUNC))) {
-		rc = secbuf_truncate(&h->buf, 0);
-		h->emptied = true;
-	} else if (f.version > 0) {
-		rc = load_presented(w->fs, def, masked, f.id, &h->buf);
-	}
-	if (!rc && wr) {
-		rc = inflight_add_writer(w->fs->inflight, f.id, h->buf.len);
-		h->registered = rc == 0;
+	if (emptied) {
+		/* Nothing to decrypt: decide on the row alone. */
+		struct field_row f;
+		rc = store_field_get(w->fs->v->st, field_id, &f);
+		if (!rc)
+			rc = open_gate(&o, &f);
+		if (!rc)
+			rc = secbuf_truncate(&h->buf, 0);
+	} else {
+		/* One query for the row and the value; the gate decides in between. */
+		rc = vault_read_gated(w->fs->v, field_id, open_gate, &o, &h->buf);
+		if (!rc)
+			rc = present_value(w->fs, o.def, o.masked, &h->buf);
 	}
 	if (rc) {
 		handle_free(w->fs, h);
 		return rc;
+	}
+	h->customer_id = o.c.id;
+	h->field_id = o.f.id;
+	snprintf(h->field, sizeof h->field, "%s", o.f.name);
+	snprintf(h->customer, sizeof h->customer, "%s", o.c.name);
+	h->writable = wr;
+	h->masked = o.masked;
+	h->emptied = emptied;
+	h->append = wr && (flags & O_APPEND);
+	if (wr) {
+		rc = inflight_add_writer(w->fs->inflight, o.f.id, h->buf.len);
+		h->registered = rc == 0;
+		if (rc) {
+			handle_free(w->fs, h);
+			return rc;
+		}
 	}
 	*out = h;
 	return 0;
@@ -752,13 +792,15 @@ static int open_ctl(const struct who *w, int64_t id, int flags, struct handle **
 	return 0;
 }
 
-/* Masked, sensitive, scratch and control contents never enter the page
- * cache: other users' opens would be served from it, and a revoked reader's
- * next read() must reach custfs (FACTS: revocation and the page cache). */
+/* Nothing custfs serves enters the page cache: another user's open would be
+ * served from it (masked and plain views share an inode), and a revoked
+ * reader's next read() must reach custfs to be refused (FACTS: revocation and
+ * the page cache). The price: no shared mmap (ENODEV), and a reader's last
+ * read() at end of file is a round trip. */
 static void set_open_flags(const struct who *w, struct handle *h, struct fuse_file_info *fi)
 {
-	const struct field_def *def = h->kind == H_FIELD ? catalog_field(w->cat, h->field) : NULL;
-	fi->direct_io = h->kind != H_FIELD || h->masked || (def && def->cls->sensitive);
+	(void)w;
+	fi->direct_io = 1;
 	fi->keep_cache = 0; /* every open re-reads: the page cache never outlives a decision */
 	/* A reader has nothing to flush: spare its close() a round trip. */
 	fi->noflush = !h->writable;
@@ -971,7 +1013,7 @@ static void explain_query(struct fs *fs, uid_t uid, gid_t gid, pid_t pid, const 
 		w.broken |= !w.view;
 	}
 	int err = 0;
-	const struct staff *s = uid ? staff_current(fs->v->st, &err) : NULL;
+	const struct staff *s = uid ? staff_current(fs->v->st, atomic_load(&fs->acl_epoch), &err) : NULL;
 	w.emp = s ? staff_by_uid(s, uid) : NULL;
 	w.broken |= uid && !s;
 

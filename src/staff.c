@@ -267,23 +267,36 @@ static void tls_init(void)
 	pthread_key_create(&tls_key, tls_free);
 }
 
-const struct staff *staff_current(struct store *st, int *err)
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const struct staff *staff_current(struct store *st, uint64_t epoch, int *err)
 {
 	pthread_once(&tls_once, tls_init);
 	struct staff *s = pthread_getspecific(tls_key);
+	int64_t now = monotonic_ms();
 	*err = 0;
+	if (s && epoch && s->epoch == epoch && now - s->checked_ms < STAFF_RECHECK_MS)
+		return s;
 	int64_t gen = generation(st, err);
 	if (*err)
 		return NULL; /* fail closed: callers deny */
-	if (s && s->generation == gen)
-		return s;
-	struct staff *fresh = NULL;
-	*err = staff_load(st, &fresh);
-	if (*err)
-		return NULL;
-	staff_free(s);
-	pthread_setspecific(tls_key, fresh);
-	return fresh;
+	if (!s || s->generation != gen) {
+		struct staff *fresh = NULL;
+		*err = staff_load(st, &fresh);
+		if (*err)
+			return NULL;
+		staff_free(s);
+		pthread_setspecific(tls_key, fresh);
+		s = fresh;
+	}
+	s->epoch = epoch;
+	s->checked_ms = now;
+	return s;
 }
 
 const struct employee *staff_by_uid(const struct staff *s, uid_t uid)

@@ -61,9 +61,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_FIELD_SET_CURRENT] = "UPDATE fields SET cur_version=?2, cur_size=?3, mtime_ns=?4 "
 				"WHERE id=?1 AND cur_version=?2 - 1",
 	[S_SEALED_GET] = "SELECT c.name_mac, c.name_sealed, c.wrapped_key, f.name, v.version, "
-			 "v.sealed "
+			 "v.sealed, f.customer_id, f.cur_version, f.cur_size, f.mtime_ns "
 			 "FROM fields f JOIN customers c ON c.id = f.customer_id "
-			 "JOIN versions v ON v.field_id = f.id AND v.version = "
+			 "LEFT JOIN versions v ON v.field_id = f.id AND v.version = "
 			 "CASE WHEN ?2 = 0 THEN f.cur_version ELSE ?2 END WHERE f.id = ?1",
 	[S_VERSION_INSERT] = "INSERT INTO versions(field_id, version, time_ns, uid, size, sealed) "
 			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -729,9 +729,17 @@ int store_sealed_get(struct store *st, int64_t field_id, int64_t version,
 			.sealed = sqlite3_column_blob(s, 5),
 			.sealed_len = (size_t)sqlite3_column_bytes(s, 5),
 		};
+		v.row.id = field_id;
+		v.row.customer_id = sqlite3_column_int64(s, 6);
+		copy_text(v.row.name, sizeof v.row.name, s, 3);
+		v.row.version = sqlite3_column_int64(s, 7);
+		v.row.size = sqlite3_column_int64(s, 8);
+		v.row.mtime_ns = sqlite3_column_int64(s, 9);
 		if (!v.name_mac || sqlite3_column_bytes(s, 0) != STORE_NAME_MAC_BYTES ||
-		    !v.name_sealed || !v.field || !v.wrapped_key || !v.sealed)
+		    !v.name_sealed || !v.field || !v.wrapped_key)
 			err = EIO;
+		else if (!v.sealed && version != 0)
+			err = ENOENT; /* no such version */
 		else
 			err = fn(ctx, &v);
 	} else {

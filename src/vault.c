@@ -226,6 +226,7 @@ int vault_open(const char *dir, const char *pass, size_t passlen, FILE *errs,
 		snprintf(err, errlen, "out of memory");
 		return ENOMEM;
 	}
+	v->have_cache_key = pthread_key_create(&v->cache_key, free) == 0;
 	if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		rc = errno ? errno : ENOTDIR;
 		snprintf(err, errlen, "%s: not a store directory", dir);
@@ -308,6 +309,10 @@ void vault_close(struct vault *v)
 	if (!v)
 		return;
 	store_close(v->st);
+	if (v->have_cache_key) {
+		free(pthread_getspecific(v->cache_key));
+		pthread_key_delete(v->cache_key);
+	}
 	crypto_key_free(v->master);
 	crypto_key_free(v->name_key);
 	policy_free(v->policy);
@@ -336,6 +341,29 @@ int vault_customer_create(struct vault *v, const char *name, uid_t uid, int64_t 
 	crypto_key_free(dk);
 	return store_customer_insert(v->st, mac, sealed, len + CRYPTO_OVERHEAD, wrapped,
 				     sizeof wrapped, uid, vault_now_ns(), id);
+}
+
+/* Customers never change their name nor go away (R3.4), so their id, name
+ * and time can be cached without invalidation. Each thread has a small
+ * direct-mapped cache (no lock); memory is bounded whatever the store's size. */
+#define CUSTOMER_CACHE 256
+
+struct customer_cache {
+	struct customer by_id[CUSTOMER_CACHE];
+	struct {
+		unsigned char mac[STORE_NAME_MAC_BYTES];
+		struct customer c;
+	} by_mac[CUSTOMER_CACHE];
+};
+
+static struct customer_cache *cache_of(struct vault *v)
+{
+	if (!v->have_cache_key)
+		return NULL;
+	struct customer_cache *cc = pthread_getspecific(v->cache_key);
+	if (!cc && (cc = calloc(1, sizeof *cc)))
+		pthread_setspecific(v->cache_key, cc);
+	return cc;
 }
 
 /* Opens a stored name and checks it against its lookup hash. */
@@ -378,15 +406,37 @@ int vault_customer_by_name(struct vault *v, const char *name, struct customer *o
 	if (len > NAME_MAX_BYTES)
 		return ENOENT;
 	crypto_name_mac(v->name_key, name, len, mac);
+	struct customer_cache *cc = cache_of(v);
+	size_t slot = ((size_t)mac[0] | (size_t)mac[1] << 8) % CUSTOMER_CACHE;
+	if (cc && cc->by_mac[slot].c.id && memcmp(cc->by_mac[slot].mac, mac, sizeof mac) == 0) {
+		*out = cc->by_mac[slot].c;
+		return 0;
+	}
 	int rc = store_customer_by_mac(v->st, mac, &r);
-	return rc ? rc : customer_from_row(v, &r, out);
+	if (!rc)
+		rc = customer_from_row(v, &r, out);
+	if (!rc && cc) {
+		memcpy(cc->by_mac[slot].mac, mac, sizeof mac);
+		cc->by_mac[slot].c = *out;
+	}
+	return rc;
 }
 
 int vault_customer_get(struct vault *v, int64_t id, struct customer *out)
 {
 	struct customer_row r;
+	struct customer_cache *cc = cache_of(v);
+	size_t slot = (size_t)id % CUSTOMER_CACHE;
+	if (cc && cc->by_id[slot].id == id && id != 0) {
+		*out = cc->by_id[slot];
+		return 0;
+	}
 	int rc = store_customer_get(v->st, id, &r);
-	return rc ? rc : customer_from_row(v, &r, out);
+	if (!rc)
+		rc = customer_from_row(v, &r, out);
+	if (!rc && cc)
+		cc->by_id[slot] = *out;
+	return rc;
 }
 
 struct list_ctx {
@@ -416,25 +466,34 @@ int vault_customer_list(struct vault *v, int64_t after, int max,
 struct read_ctx {
 	struct vault *v;
 	struct secbuf *out;
-	int64_t field_id;
+	int (*gate)(void *ctx, const struct field_row *f);
+	void *gctx;
 };
 
 static int open_sealed(void *p, const struct sealed_view *sv)
 {
 	struct read_ctx *ctx = p;
 	struct aad a;
-	unsigned char *dk = NULL;
 	char customer[NAME_MAX_BYTES + 1];
+	unsigned char *dk = crypto_thread_key();
 
-	int rc = open_name(ctx->v, sv->name_mac, sv->name_sealed, sv->name_sealed_len, customer);
+	if (!dk)
+		return ENOMEM;
+	/* The caller's decision comes before any decryption. */
+	int rc = ctx->gate ? ctx->gate(ctx->gctx, &sv->row) : 0;
+	if (rc)
+		return rc;
+	if (!sv->sealed) /* created, never written */
+		return secbuf_truncate(ctx->out, 0);
+	rc = open_name(ctx->v, sv->name_mac, sv->name_sealed, sv->name_sealed_len, customer);
 	if (rc)
 		return rc;
 	crypto_aad_datakey(&a, ctx->v->store_id, customer);
-	rc = crypto_unwrap_key(ctx->v->master, &a, sv->wrapped_key, sv->wrapped_len, &dk);
+	rc = crypto_unwrap_key_into(ctx->v->master, &a, sv->wrapped_key, sv->wrapped_len, dk);
 	if (rc == 0) {
 		crypto_aad_value(&a, ctx->v->store_id, customer, sv->field, sv->version);
 		rc = crypto_open(dk, &a, sv->sealed, sv->sealed_len, ctx->out);
-		crypto_key_free(dk);
+		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 	}
 	if (rc == EBADMSG) {
 		log_err("integrity: customer '%s' field '%s' version %lld does not authenticate "
@@ -447,8 +506,19 @@ static int open_sealed(void *p, const struct sealed_view *sv)
 
 int vault_read(struct vault *v, int64_t field_id, int64_t version, struct secbuf *out)
 {
-	struct read_ctx ctx = { v, out, field_id };
+	struct read_ctx ctx = { v, out, NULL, NULL };
 	int rc = store_sealed_get(v->st, field_id, version, open_sealed, &ctx);
+	if (rc)
+		secbuf_truncate(out, 0);
+	return rc;
+}
+
+int vault_read_gated(struct vault *v, int64_t field_id,
+		     int (*gate)(void *ctx, const struct field_row *f), void *gctx,
+		     struct secbuf *out)
+{
+	struct read_ctx ctx = { v, out, gate, gctx };
+	int rc = store_sealed_get(v->st, field_id, 0, open_sealed, &ctx);
 	if (rc)
 		secbuf_truncate(out, 0);
 	return rc;
@@ -489,23 +559,24 @@ int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t custo
 		rc = store_field_get(v->st, res->field_id, &f);
 	if (rc)
 		return rc;
+	dk = crypto_thread_key();
+	if (!dk)
+		return ENOMEM;
 	crypto_aad_datakey(&a, v->store_id, cust.name);
-	rc = crypto_unwrap_key(v->master, &a, wrapped, wlen, &dk);
+	rc = crypto_unwrap_key_into(v->master, &a, wrapped, wlen, dk);
 	if (rc == EBADMSG) {
 		log_err("integrity: data key of customer '%s' does not authenticate", cust.name);
 		return EIO;
 	}
-	if (rc)
-		return rc;
 	sealed = malloc(len + CRYPTO_OVERHEAD); /* ciphertext: ordinary memory is fine */
 	if (!sealed) {
-		crypto_key_free(dk);
+		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 		return ENOMEM;
 	}
 	res->version = f.version + 1;
 	crypto_aad_value(&a, v->store_id, cust.name, name, res->version);
 	crypto_seal(dk, &a, pt, len, sealed);
-	crypto_key_free(dk);
+	sodium_memzero(dk, CRYPTO_KEY_BYTES);
 	rc = store_version_append(v->st, res->field_id, res->version, vault_now_ns(), uid,
 				  (int64_t)len, sealed, len + CRYPTO_OVERHEAD);
 	free(sealed);
