@@ -50,8 +50,18 @@ struct mask {
 	int last;
 };
 
+/* Who takes which step of the procedures (R3.1, R2.1, R2.5, R2.6). */
+enum procedure {
+	PROC_APPROVE,   /* reviews access applications (administration) */
+	PROC_IMPLEMENT, /* sets approved rights in the system (technical) */
+	PROC_STAFF,     /* keeps the staff register: hires, job changes, departures */
+	PROC_POLICY,    /* installs policy changes decided by the group */
+	PROC_COUNT
+};
+
 struct policy {
 	struct catalog *cat;
+	const struct department *procedure[PROC_COUNT]; /* NULL: nobody may */
 	struct stafftype *stafftypes;
 	size_t nstafftypes;
 	struct department *departments;
@@ -72,5 +82,6 @@ void policy_free(struct policy *p);
 const struct stafftype *policy_stafftype(const struct policy *p, const char *name);
 const struct department *policy_department(const struct policy *p, const char *name);
 const struct role *policy_role(const struct policy *p, const char *name);
+const char *procedure_name(enum procedure pr);
 
 #endif

@@ -32,6 +32,7 @@ struct grant {
 	int64_t created_ns;
 	uid_t created_uid;
 	char note[STAFF_TEXT];
+	int64_t application_id; /* the application that created it; 0 = break-glass (root) */
 };
 
 struct employee {

@@ -32,6 +32,18 @@ const struct role *policy_role(const struct policy *p, const char *name)
 	return NULL;
 }
 
+static const char *const procedure_names[PROC_COUNT] = {
+	[PROC_APPROVE] = "approve",
+	[PROC_IMPLEMENT] = "implement",
+	[PROC_STAFF] = "staff",
+	[PROC_POLICY] = "policy",
+};
+
+const char *procedure_name(enum procedure pr)
+{
+	return procedure_names[pr];
+}
+
 void policy_free(struct policy *p)
 {
 	if (!p)
@@ -214,9 +226,12 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				conf_error(&r, "department '%s' is defined twice", w[1]);
 				continue;
 			}
-			if (p->nroles > 0) {
-				/* Roles point into the department array: keep departments first. */
-				conf_error(&r, "department '%s' must come before the first role", w[1]);
+			if (p->nroles > 0 || p->procedure[PROC_APPROVE] || p->procedure[PROC_IMPLEMENT] ||
+			    p->procedure[PROC_STAFF] || p->procedure[PROC_POLICY]) {
+				/* Roles and procedures point into the department array: keep
+				 * departments first. */
+				conf_error(&r, "department '%s' must come before the first role and "
+					       "procedure", w[1]);
 				continue;
 			}
 			struct rights rt = { 0 };
@@ -286,6 +301,32 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			slot->name = strdup(w[1]);
 			if (!slot->name)
 				goto nomem;
+		} else if (strcmp(w[0], "procedure") == 0) {
+			/* procedure NAME department DEPT */
+			int pr = -1;
+			for (int i = 0; n == 4 && i < PROC_COUNT; i++)
+				if (strcmp(w[1], procedure_names[i]) == 0)
+					pr = i;
+			if (n != 4 || strcmp(w[2], "department") != 0) {
+				conf_error(&r, "expected: procedure approve|implement|staff|policy "
+					       "department DEPT");
+				continue;
+			}
+			if (pr < 0) {
+				conf_error(&r, "unknown procedure '%s' (known: approve, implement, staff, "
+					       "policy)", w[1]);
+				continue;
+			}
+			const struct department *d = policy_department(p, w[3]);
+			if (!d) {
+				conf_error(&r, "procedure %s: unknown department '%s'", w[1], w[3]);
+				continue;
+			}
+			if (p->procedure[pr]) {
+				conf_error(&r, "procedure %s is defined twice", w[1]);
+				continue;
+			}
+			p->procedure[pr] = d;
 		} else if (strcmp(w[0], "mask") == 0) {
 			/* mask FIELD first N last M | mask FIELD email */
 			const struct field_def *fd = n >= 3 ? catalog_field(cat, w[1]) : NULL;
@@ -309,8 +350,8 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			}
 			p->masks[fd->index] = m;
 		} else {
-			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role "
-				       "or mask)", w[0]);
+			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role, "
+				       "procedure or mask)", w[0]);
 		}
 	}
 	/* A staff type that masks a field needs to know how. */

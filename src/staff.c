@@ -36,15 +36,15 @@ static const char sql_grants_suspend[] =
 	"WHERE employee_id=?1 AND status='active'";
 static const char sql_grant_insert[] =
 	"INSERT INTO grants(employee_id, role, scoped, end_date, status, created_ns, created_uid, "
-	"note) VALUES(?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7)";
+	"note, origin, application_id) VALUES(?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?9)";
 static const char sql_grant_scope[] =
 	"INSERT INTO grant_customers(grant_id, customer_id) VALUES(?1, ?2)";
 static const char sql_grant_end[] =
 	"UPDATE grants SET status=?2, ended_ns=?3, ended_uid=?4 WHERE id=?1 AND status='active'";
 
 static const char sql_grants_list[] =
-	"SELECT id, employee_id, role, scoped, end_date, status, created_ns, created_uid, note "
-	"FROM grants WHERE ?1 = 0 OR employee_id = ?1 ORDER BY id";
+	"SELECT id, employee_id, role, scoped, end_date, status, created_ns, created_uid, note, "
+	"application_id FROM grants WHERE ?1 = 0 OR employee_id = ?1 ORDER BY id";
 static const char sql_grant_customers[] =
 	"SELECT customer_id FROM grant_customers WHERE grant_id=?1 ORDER BY customer_id";
 
@@ -451,6 +451,9 @@ int staff_grant_add(struct store *st, int64_t employee_id, const struct grant *g
 	sqlite3_bind_int64(s, 5, now_ns());
 	sqlite3_bind_int64(s, 6, (int64_t)by);
 	sqlite3_bind_text(s, 7, g->note, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, g->application_id ? "application" : "break-glass", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, g->application_id);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		*id = sqlite3_last_insert_rowid(db);
@@ -512,6 +515,7 @@ int staff_grants_list(struct store *st, int64_t employee_id,
 		g.created_ns = sqlite3_column_int64(q, 6);
 		g.created_uid = (uid_t)sqlite3_column_int64(q, 7);
 		text(g.note, sizeof g.note, q, 8);
+		g.application_id = sqlite3_column_int64(q, 9);
 		sqlite3_stmt *c = store_prepare(st, sql_grant_customers, &db, &err);
 		if (!c)
 			break;

@@ -306,8 +306,12 @@ static void test_policy_errors(void)
 		{ "stafftype i max-level 2 mask phone\n",
 		  "a.conf:1: staff type 'i' masks field 'phone', which has no mask statement\n" },
 		{ "stafftype formal max-level 4\nboss everyone\n",
-		  "a.conf:2: unknown statement 'boss' (expected stafftype, department, role or "
-		  "mask)\n" },
+		  "a.conf:2: unknown statement 'boss' (expected stafftype, department, role, "
+		  "procedure or mask)\n" },
+		{ "stafftype formal max-level 4\nprocedure approve department nowhere\n",
+		  "a.conf:2: procedure approve: unknown department 'nowhere'\n" },
+		{ "stafftype formal max-level 4\nprocedure bless department d\n",
+		  "a.conf:2: unknown procedure 'bless' (known: approve, implement, staff, policy)\n" },
 		{ "# nothing\n", "a.conf: no staff types are defined\n" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
