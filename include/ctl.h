@@ -22,15 +22,8 @@ int ctl_policy(int argc, char **argv);
 int ctl_history(int argc, char **argv);
 int ctl_import(int argc, char **argv);
 int ctl_export(int argc, char **argv);
-int ctl_employee(int argc, char **argv);
-int ctl_grant(int argc, char **argv);
-int ctl_explain(int argc, char **argv);
-
-/* Signals the store's running daemons (SIGHUP: reload the policy; SIGUSR1:
- * the staff register changed). Returns how many were signalled. */
-int ctl_signal_daemons(const char *store, int sig);
-
-/* Writes S as a JSON string. */
-void ctl_json_str(FILE *out, const char *s);
+/* A command that acts as a person (cmd.h): on the store files directly as
+ * root (when ARGV names a store), or through the mount as the caller. */
+int ctl_person_command(int argc, char **argv);
 
 #endif

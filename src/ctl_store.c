@@ -14,6 +14,7 @@
 
 #include "catalog.h"
 #include "policy.h"
+#include "runreg.h"
 #include "ctl.h"
 #include "names.h"
 #include "passphrase.h"
@@ -144,38 +145,6 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Signals every live custfs daemon registered in STORE/run. */
-int ctl_signal_daemons(const char *store, int sig)
-{
-	char dir[PATH_MAX];
-	int n = 0;
-	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
-		return 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char *end, exe[PATH_MAX], link[64];
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		snprintf(link, sizeof link, "/proc/%ld/exe", pid);
-		ssize_t len = readlink(link, exe, sizeof exe - 1);
-		exe[len > 0 ? len : 0] = '\0';
-		const char *base = strrchr(exe, '/');
-		if (len <= 0 || strcmp(base ? base + 1 : exe, "custfs") != 0) {
-			char stale[PATH_MAX];
-			if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < sizeof stale)
-				unlink(stale); /* a daemon that is gone */
-			continue;
-		}
-		if (kill((pid_t)pid, sig) == 0)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static int policy_reload(const char *store, const char *from)
 {
 	char cur[PATH_MAX], next[PATH_MAX];
@@ -199,7 +168,7 @@ static int policy_reload(const char *store, const char *from)
 	} else if (policy_check(cur) != CTL_OK) {
 		return CTL_REFUSED;
 	}
-	int n = ctl_signal_daemons(store, SIGHUP);
+	int n = runreg_signal(store, SIGHUP, 0);
 	printf("policy of %s %s; %d mount%s asked to reload (each keeps its old policy on any "
 	       "error and logs it)\n", store, from ? "installed" : "checked", n, n == 1 ? "" : "s");
 	return CTL_OK;

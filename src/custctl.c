@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "cmd.h"
 #include "ctl.h"
 #include "passphrase.h"
 
@@ -17,19 +18,28 @@ static const struct verb {
 	{ "export", ctl_export, "export STORE [-o FILE.csv] [--passphrase-file FILE]" },
 	{ "history", ctl_history,
 	  "history STORE CUSTOMER FIELD [--show VERSION] [--json] [--passphrase-file FILE]" },
-	{ "employee", ctl_employee,
-	  "employee add|set|leave|show|list STORE [LOGIN] [options] (see custctl employee)" },
-	{ "grant", ctl_grant, "grant add|revoke|list STORE ... (see custctl grant)" },
-	{ "explain", ctl_explain, "explain STORE LOGIN CUSTOMER[/FIELD] [read|write]" },
-	{ "policy", ctl_policy, "policy check DIR | policy reload STORE [--from DIR]" },
+	{ "policy", ctl_policy,
+	  "policy check DIR | policy reload STORE [--from DIR] | policy install DIR" },
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: custctl COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out, "usage: custctl COMMAND [ARGS]\n\nroot, on the store files:\n");
 	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 		fprintf(out, "  custctl %s\n", verbs[i].synopsis);
-	fprintf(out, "\nexit codes: 0 done, 1 refused or failed, 2 usage error\n");
+	fprintf(out,
+		"\nas yourself, through the mount (inside it, or --mount MNT, or CUSTFS_MOUNT):\n"
+		"  custctl whoami\n"
+		"  custctl explain CUSTOMER[/FIELD] [read|write]\n"
+		"  custctl app new|list|show|approve|reject|implement|withdraw ...\n"
+		"  custctl appeal new|list|show|forward|answer|resolve ...\n"
+		"  custctl report new|list|show|resolve ...\n"
+		"  custctl employee add|set|leave|show|list ...   (administration)\n"
+		"  custctl grant list|revoke ...\n"
+		"  custctl policy install DIR                     (technical)\n"
+		"root may also name the store: custctl employee add STORE LOGIN ...,\n"
+		"custctl grant add STORE LOGIN ROLE (break-glass), custctl explain STORE LOGIN ...\n"
+		"\nexit codes: 0 done, 1 refused, denied or failed, 2 usage error, 3 no mount found\n");
 }
 
 struct vault *ctl_open_vault(const char *store, const char *passfile)
@@ -80,9 +90,12 @@ int main(int argc, char **argv)
 		printf("custctl 0.1.0\n");
 		return CTL_OK;
 	}
-	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+	bool install = argc >= 3 && !strcmp(argv[1], "policy") && !strcmp(argv[2], "install");
+	for (size_t i = 0; !install && i < sizeof verbs / sizeof *verbs; i++)
 		if (strcmp(argv[1], verbs[i].name) == 0)
 			return verbs[i].fn(argc - 1, argv + 1);
+	if (cmd_known(argv[1]))
+		return ctl_person_command(argc - 1, argv + 1);
 	fprintf(stderr, "custctl: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return CTL_USAGE;

@@ -21,6 +21,7 @@
 #include "fs_ops.h"
 #include "log.h"
 #include "passphrase.h"
+#include "runreg.h"
 #include "vault.h"
 
 /* Exit codes (README, "Exit codes"). */
@@ -100,31 +101,6 @@ static void *reload_thread(void *arg)
 		else
 			fs_reload_policy(fs);
 	}
-}
-
-/* STORE/run/PID names each mount of the store, so `custctl policy reload`
- * can find the daemons to signal. */
-static void run_register(const char *store, const char *mnt, const char *view, char *path,
-			 size_t cap)
-{
-	char dir[PATH_MAX];
-	path[0] = '\0';
-	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
-		return;
-	mkdir(dir, 0700);
-	if ((size_t)snprintf(path, cap, "%s/%d", dir, (int)getpid()) >= cap) {
-		path[0] = '\0';
-		return;
-	}
-	FILE *f = fopen(path, "we");
-	if (!f) {
-		log_warn("cannot write %s: %s (policy reload must signal this daemon by hand)", path,
-			 strerror(errno));
-		path[0] = '\0';
-		return;
-	}
-	fprintf(f, "%s\n%s\n", mnt, view ? view : "");
-	fclose(f);
 }
 
 static int parse_timeout(const char *s, double *out)
@@ -254,7 +230,7 @@ int main(int argc, char *argv[])
 		have_reloader = true;
 	else
 		log_warn("no reload thread: SIGHUP will be ignored");
-	run_register(store, cli.mountpoint, o.view, runfile, sizeof runfile);
+	runreg_add(store, cli.mountpoint, o.view, runfile, sizeof runfile);
 	/* Memory locks do not survive fork(): lock the master key again. */
 	sodium_mlock(v->master, CRYPTO_KEY_BYTES);
 	log_info("mounted %s at %s", store, cli.mountpoint);
@@ -282,8 +258,7 @@ out_unmount:
 		pthread_kill(reloader, SIGHUP);
 		pthread_join(reloader, NULL);
 	}
-	if (runfile[0])
-		unlink(runfile);
+	runreg_remove(runfile);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);

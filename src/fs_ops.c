@@ -1,6 +1,9 @@
 #include "fs_ops.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -12,6 +15,8 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "cmd.h"
+#include "runreg.h"
 #include "log.h"
 #include "mask.h"
 #include "names.h"
@@ -26,7 +31,7 @@
  *   (id << 2) | 2   customer directory, customers.id
  *   (id << 2) | 3   field file, fields.id */
 enum kind { K_CTL, K_SCRATCH, K_CUSTOMER, K_FIELD, K_ROOT };
-enum { CTL_DIR = 1, CTL_WHY = 2, CTL_EXPLAIN = 3 };
+enum { CTL_DIR = 1, CTL_WHY = 2, CTL_EXPLAIN = 3, CTL_CMD = 4 };
 #define CTL_NAME ".custfs"
 
 static fuse_ino_t ino_of(enum kind k, int64_t id)
@@ -43,7 +48,7 @@ static enum kind kind_of(fuse_ino_t ino, int64_t *id)
 }
 
 /* ---- open files ---- */
-enum handle_kind { H_FIELD, H_SCRATCH, H_WHY, H_EXPLAIN };
+enum handle_kind { H_FIELD, H_SCRATCH, H_WHY, H_EXPLAIN, H_CMD };
 
 struct handle {
 	pthread_mutex_t lock; /* serialises this handle's reads, writes and commits */
@@ -63,6 +68,7 @@ struct handle {
 			  * once before it writes; an empty version there would be a
 			  * torn value others could see) */
 	bool registered; /* counted in fs->inflight */
+	bool answered;   /* H_CMD: the request ran; buf holds the answer */
 	struct secbuf buf; /* the plaintext this handle reads and writes */
 	struct scratch_node *sn; /* H_SCRATCH */
 };
@@ -396,6 +402,7 @@ static void attr_ctl(const struct who *w, struct stat *st, int64_t id)
 	else /* sizes are not known before the open: direct_io reads to the end */
 		attr_file(w, st, ino_of(K_CTL, id), id == CTL_WHY ? 0444 : 0666, 0,
 			  w->fs->mounted_ns);
+	/* (.custfs/ctl answers whoever writes to it, as themself: see cmd.h) */
 	st->st_uid = 0;
 	st->st_gid = 0;
 }
@@ -493,7 +500,7 @@ static int do_getattr(const struct who *w, fuse_ino_t ino, struct stat *st)
 		return 0;
 	}
 	case K_CTL:
-		if (id < CTL_DIR || id > CTL_EXPLAIN)
+		if (id < CTL_DIR || id > CTL_CMD)
 			return ENOENT;
 		attr_ctl(w, st, id);
 		return 0;
@@ -552,6 +559,8 @@ static int do_lookup(const struct who *w, fuse_ino_t parent, const char *name, s
 			attr_ctl(w, st, CTL_WHY);
 		else if (strcmp(name, "explain") == 0)
 			attr_ctl(w, st, CTL_EXPLAIN);
+		else if (strcmp(name, "ctl") == 0)
+			attr_ctl(w, st, CTL_CMD);
 		else
 			return ENOENT;
 		return 0;
@@ -763,6 +772,16 @@ static int open_ctl(const struct who *w, int64_t id, int flags, struct handle **
 		return EISDIR;
 	if (id == CTL_WHY && wants_write(flags))
 		return EACCES;
+	if (id == CTL_CMD) {
+		if ((flags & O_ACCMODE) != O_RDWR)
+			return EACCES; /* a request is written, then its answer read */
+		struct handle *c = handle_new(w, H_CMD);
+		if (!c)
+			return ENOMEM;
+		c->writable = true;
+		*out = c;
+		return 0;
+	}
 	struct handle *h = handle_new(w, id == CTL_WHY ? H_WHY : H_EXPLAIN);
 	if (!h)
 		return ENOMEM;
@@ -917,6 +936,41 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		handle_free(w.fs, h);
 }
 
+/* Whether the person who opened H may still do RIGHT to its field: a grant
+ * revoked, a job change, a departure (R4.3) or a returned checkout ends access
+ * through files already open too, at their next read or write. In-memory. */
+static int still_allowed(struct fs *fs, const struct handle *h, enum access_right right)
+{
+	if (h->kind != H_FIELD || h->uid == 0)
+		return 0;
+	struct who w = { .fs = fs, .pol = atomic_load(&fs->policy), .uid = h->uid };
+	int err = 0;
+	w.cat = w.pol->cat;
+	staff_today(w.today);
+	if (fs->view) {
+		w.view = policy_role(w.pol, fs->view);
+		w.broken |= !w.view;
+	}
+	const struct staff *st = staff_current(fs->v->st, atomic_load(&fs->acl_epoch), &err);
+	w.emp = st ? staff_by_uid(st, h->uid) : NULL;
+	w.broken |= !st;
+	const struct field_def *def = catalog_field(w.cat, h->field);
+	struct customer c = { .id = h->customer_id };
+	snprintf(c.name, sizeof c.name, "%s", h->customer);
+	struct decision d;
+	if (!def)
+		return EACCES;
+	judge(&w, &c, def, right, &d);
+	if (d.allow && d.masked == h->masked)
+		return 0;
+	log_info("deny: uid %u %s %s/%s on an open file: %s [%s]", (unsigned)h->uid,
+		 access_right_name(right), h->customer, h->field,
+		 d.allow ? "its masking changed" : d.reason, d.allow ? "mask" : d.rule);
+	return EACCES;
+}
+
+static void answer_command(struct fs *fs, struct handle *h);
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -925,7 +979,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_t *lock = h->sn ? &h->sn->lock : &h->lock;
 	struct secbuf *b = h->sn ? &h->sn->buf : &h->buf;
 
+	int rc = still_allowed(fs_of(req), h, RIGHT_READ);
+	if (rc) {
+		fuse_reply_err(req, rc);
+		return;
+	}
 	pthread_mutex_lock(lock);
+	if (h->kind == H_CMD && !h->answered)
+		answer_command(fs_of(req), h);
 	size_t len = b->len;
 	if ((uint64_t)off >= len)
 		size = 0;
@@ -952,6 +1013,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	pthread_mutex_t *lock = h->sn ? &h->sn->lock : &h->lock;
 	struct secbuf *b = h->sn ? &h->sn->buf : &h->buf;
+	int allowed = still_allowed(fs, h, RIGHT_WRITE);
+	if (allowed || (h->kind == H_CMD && h->answered)) {
+		fuse_reply_err(req, allowed ? allowed : EBADF);
+		return;
+	}
 	pthread_mutex_lock(lock);
 	if (h->append)
 		off = (off_t)b->len;
@@ -1058,6 +1124,162 @@ out:
 	t.p[t.len] = '\0';
 	notes_record(fs->explain, uid, t.p);
 	free(t.p);
+}
+
+/* ---- commands (.custfs/ctl): custctl as the caller ---- */
+
+static bool join(char *out, size_t cap, const char *dir, const char *name)
+{
+	return (size_t)snprintf(out, cap, "%s/%s", dir, name) < cap;
+}
+
+static void cmd_staff_changed(void *ctx)
+{
+	struct fs *fs = ctx;
+	atomic_fetch_add(&fs->acl_epoch, 1);
+	runreg_signal(fs->v->dir, SIGUSR1, getpid()); /* the store's other mounts */
+}
+
+/* Writes the policy files, checks them, and swaps them in for the store's
+ * policy in one rename; then this mount and the others reload. The old policy
+ * stays on any error. */
+static int cmd_install_policy(void *ctx, int n, char **names, char **texts, FILE *err)
+{
+	struct fs *fs = ctx;
+	char next[PATH_MAX], path[PATH_MAX];
+	struct policy *p = NULL;
+	int rc = EIO;
+
+	if ((size_t)snprintf(next, sizeof next, "%s.new", fs->policy_dir) >= sizeof next)
+		return ENAMETOOLONG;
+	/* Start from the policy in force, so files not sent are kept. */
+	DIR *old = opendir(fs->policy_dir);
+	struct dirent *de;
+	mkdir(next, 0755);
+	while (old && (de = readdir(old))) {
+		char from[PATH_MAX], to[PATH_MAX], buf[65536];
+		if (de->d_name[0] == '.')
+			continue;
+		if (!join(from, sizeof from, fs->policy_dir, de->d_name) ||
+		    !join(to, sizeof to, next, de->d_name))
+			continue;
+		FILE *in = fopen(from, "re"), *o = fopen(to, "we");
+		size_t got;
+		while (in && o && (got = fread(buf, 1, sizeof buf, in)) > 0)
+			fwrite(buf, 1, got, o);
+		if (in)
+			fclose(in);
+		if (o)
+			fclose(o);
+	}
+	if (old)
+		closedir(old);
+	for (int i = 0; i < n; i++) {
+		FILE *f = join(path, sizeof path, next, names[i]) ? fopen(path, "we") : NULL;
+		if (!f || fputs(texts[i], f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+			fprintf(err, "custctl: cannot write %s\n", names[i]);
+			if (f)
+				fclose(f);
+			goto out;
+		}
+		fclose(f);
+	}
+	if (policy_load(next, err, &p) != 0) {
+		fprintf(err, "custctl: policy refused; the old one stays in force\n");
+		goto out;
+	}
+	if (fs->view && !policy_role(p, fs->view)) {
+		fprintf(err, "custctl: policy refused: it has no role '%s' for a mounted view\n",
+			fs->view);
+		goto out;
+	}
+	if (renameat2(AT_FDCWD, next, AT_FDCWD, fs->policy_dir, RENAME_EXCHANGE) != 0) {
+		fprintf(err, "custctl: cannot install the policy: %s\n", strerror(errno));
+		goto out;
+	}
+	rc = fs_reload_policy(fs);
+	runreg_signal(fs->v->dir, SIGHUP, getpid());
+out:
+	policy_free(p);
+	/* Whatever is left at NEXT now (the new files on failure, the old policy
+	 * on success) goes. */
+	DIR *d = opendir(next);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] != '.' && join(path, sizeof path, next, de->d_name))
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(next);
+	return rc;
+}
+
+/* Runs the request in h->buf (words, each ending in NUL) as the handle's
+ * opener and replaces it with the answer. Call with h->lock held. */
+static void answer_command(struct fs *fs, struct handle *h)
+{
+	char *outbuf = NULL, *errbuf = NULL;
+	size_t outlen = 0, errlen = 0;
+	char **argv = NULL;
+	int argc = 0, code = CMD_USAGE;
+	FILE *out = open_memstream(&outbuf, &outlen);
+	FILE *err = open_memstream(&errbuf, &errlen);
+
+	h->answered = true;
+	if (!out || !err)
+		goto reply;
+	if (h->buf.len == 0 || h->buf.data[h->buf.len - 1] != '\0') {
+		fprintf(err, "custctl: malformed request\n");
+		goto reply;
+	}
+	for (size_t i = 0; i < h->buf.len; i++)
+		argc += h->buf.data[i] == '\0';
+	argv = calloc((size_t)argc + 1, sizeof *argv);
+	if (!argv)
+		goto reply;
+	char *p = (char *)h->buf.data;
+	for (int i = 0; i < argc; i++) {
+		argv[i] = p;
+		p += strlen(p) + 1;
+	}
+	int e = 0;
+	const struct staff *st = staff_current(fs->v->st, 0, &e);
+	struct cmd_env env = {
+		.v = fs->v,
+		.pol = atomic_load(&fs->policy),
+		.uid = h->uid,
+		.me = st && h->uid ? staff_by_uid(st, h->uid) : NULL,
+		.root = h->uid == 0,
+		.out = out,
+		.err = err,
+		.view = fs->view,
+		.staff_changed = cmd_staff_changed,
+		.ctx = fs,
+		.install_policy = cmd_install_policy,
+	};
+	if (!st) {
+		fprintf(err, "custctl: custfs cannot read the staff register: %s\n", strerror(e));
+		code = CMD_REFUSED;
+	} else {
+		code = cmd_run(&env, argc, argv);
+		log_info("command: uid %u pid %d: %s %s: exit %d", (unsigned)h->uid, (int)h->pid,
+			 argv[0], argc > 1 ? argv[1] : "", code);
+	}
+reply:
+	if (out)
+		fclose(out);
+	if (err)
+		fclose(err);
+	char head[64];
+	int hl = snprintf(head, sizeof head, "%d %zu\n", code, outbuf ? outlen : 0);
+	secbuf_truncate(&h->buf, 0);
+	if (secbuf_write(&h->buf, 0, head, (size_t)hl) == 0 && outbuf)
+		secbuf_write(&h->buf, h->buf.len, outbuf, outlen);
+	if (errbuf)
+		secbuf_write(&h->buf, h->buf.len, errbuf, errlen);
+	free(outbuf);
+	free(errbuf);
+	free(argv);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1291,8 +1513,9 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		}
 		if (dir_add(&d, ".", ino, S_IFDIR, 1) && dir_add(&d, "..", FUSE_ROOT_ID, S_IFDIR, 2) &&
-		    dir_add(&d, "why", ino_of(K_CTL, CTL_WHY), S_IFREG, 3))
-			dir_add(&d, "explain", ino_of(K_CTL, CTL_EXPLAIN), S_IFREG, 4);
+		    dir_add(&d, "why", ino_of(K_CTL, CTL_WHY), S_IFREG, 3) &&
+		    dir_add(&d, "explain", ino_of(K_CTL, CTL_EXPLAIN), S_IFREG, 4))
+			dir_add(&d, "ctl", ino_of(K_CTL, CTL_CMD), S_IFREG, 5);
 		break;
 	default:
 		rc = ENOTDIR;

@@ -1,0 +1,120 @@
+#include "cmd.h"
+
+#include <string.h>
+#include <time.h>
+
+static const struct {
+	const char *verb;
+	int (*fn)(struct cmd_env *e, int argc, char **argv);
+} verbs[] = {
+	{ "whoami", cmd_whoami },   { "employee", cmd_employee }, { "grant", cmd_grant },
+	{ "explain", cmd_explain }, { "app", cmd_app },           { "appeal", cmd_appeal },
+	{ "report", cmd_report },   { "policy", cmd_policy },
+};
+
+bool cmd_known(const char *verb)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (strcmp(verbs[i].verb, verb) == 0)
+			return true;
+	return false;
+}
+
+int cmd_run(struct cmd_env *e, int argc, char **argv)
+{
+	for (size_t i = 0; argc > 0 && i < sizeof verbs / sizeof *verbs; i++)
+		if (strcmp(verbs[i].verb, argv[0]) == 0)
+			return verbs[i].fn(e, argc, argv);
+	fprintf(e->err, "custctl: unknown command '%s'\n", argc > 0 ? argv[0] : "");
+	return CMD_USAGE;
+}
+
+int cmd_parse(struct cmd_env *e, int argc, char **argv, const struct cmd_opt *opts, char **pos,
+	      int maxpos, int *npos)
+{
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-' && a[1] == '-' && a[2]) {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			const struct cmd_opt *o = opts;
+			while (o && o->name && (strlen(o->name) != len || strncmp(o->name, name, len)))
+				o++;
+			if (!o || !o->name) {
+				fprintf(e->err, "custctl: unknown option '%s'\n", a);
+				return CMD_USAGE;
+			}
+			if (o->takes_value) {
+				if (eq) {
+					*o->value = eq + 1;
+				} else if (i + 1 < argc) {
+					*o->value = argv[++i];
+				} else {
+					fprintf(e->err, "custctl: option '%s' needs a value\n", a);
+					return CMD_USAGE;
+				}
+			} else if (eq) {
+				fprintf(e->err, "custctl: option '--%s' takes no value\n", o->name);
+				return CMD_USAGE;
+			} else {
+				*o->flag = true;
+			}
+		} else {
+			if (*npos == maxpos) {
+				fprintf(e->err, "custctl: unexpected '%s'\n", a);
+				return CMD_USAGE;
+			}
+			pos[(*npos)++] = argv[i];
+		}
+	}
+	return 0;
+}
+
+bool cmd_may(struct cmd_env *e, enum procedure pr, const char *what)
+{
+	if (e->root)
+		return true;
+	const struct department *d = e->pol->procedure[pr];
+	if (e->me && !e->me->departed && d && strcmp(e->me->department, d->name) == 0)
+		return true;
+	fprintf(e->err, "custctl: refused: %s is for department %s (procedure %s)%s\n", what,
+		d ? d->name : "(none in the policy)", procedure_name(pr),
+		e->me ? "" : "; you are not on the staff register");
+	return false;
+}
+
+void cmd_json_str(FILE *out, const char *s)
+{
+	putc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			putc(*p, out);
+	}
+	putc('"', out);
+}
+
+const struct employee *cmd_employee_by_id(const struct staff *s, int64_t id)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->emps[i].id == id)
+			return &s->emps[i];
+	return NULL;
+}
+
+void cmd_time(int64_t ns, char out[32])
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	if (ns == 0) {
+		snprintf(out, 32, "-");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}

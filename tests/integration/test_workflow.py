@@ -1,0 +1,267 @@
+"""Issue 4: the procedures. Rights come only through the regulation's steps,
+each taken by the person the regulation names, as themself: custctl runs as
+the caller and custfs learns who is asking from the kernel (the FUSE request's
+uid on MOUNT/.custfs/ctl).
+
+Clauses: R2.1, R2.5, R2.6, R3.1 (new hire), R3.2 (job change), R3.3 (change
+of rights), R4.2 (appeals), R4.3 (leaving), R4.4 and R5.2 (reports)."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import CUSTCTL, as_user, ctl
+
+
+@pytest.fixture(scope="module")
+def staff(make_user):
+    return {k: make_user(k) for k in ("head", "clerk", "admin", "admin2", "tech", "phead",
+                                      "worker", "other")}
+
+
+@pytest.fixture
+def office(demo_store, staff, mount):
+    """The register as init would leave it plus the people of one sales team."""
+    s = demo_store
+    add = lambda who, *a: ctl("employee", "add", s, staff[who], "--name", who, *a)
+    add("admin", "--dept", "admin", "--type", "formal", "--head", "--group", "leader")
+    add("admin2", "--dept", "admin", "--type", "formal")
+    add("tech", "--dept", "tech", "--type", "formal")
+    add("head", "--dept", "sales", "--type", "formal", "--head", "--group", "member")
+    add("clerk", "--dept", "sales", "--type", "formal", "--post", "clerk")
+    add("phead", "--dept", "production", "--type", "formal", "--head")
+    add("worker", "--dept", "production", "--type", "formal")
+    m = mount(s)
+    return s, m
+
+
+def run(user, m, *args):
+    """custctl as USER, from inside the mount (as git finds its repository)."""
+    p = subprocess.run(["runuser", "-u", user, "--", CUSTCTL, *args], cwd=m.mnt,
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def ok(user, m, *args):
+    rc, out, err = run(user, m, *args)
+    assert rc == 0, f"{user}: custctl {' '.join(args)}: {rc}: {err}"
+    return out
+
+
+def refused(user, m, *args, code=1):
+    rc, out, err = run(user, m, *args)
+    assert rc == code, f"{user}: custctl {' '.join(args)} should be refused: {rc} {out} {err}"
+    return err
+
+
+def cat(user, path):
+    p = as_user(user, "cat", path)
+    return p.stdout.decode() if p.returncode == 0 else None
+
+
+def test_new_hire_and_change_of_rights(office, staff):
+    """R3.1 end to end: head files, admin approves, tech implements, the
+    employee reads. R3.3: a change application replaces the grant."""
+    s, m = office
+    phone = m.path("C1001", "phone")
+    assert cat(staff["clerk"], phone) is None
+    out = ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--reason", "new clerk")
+    assert "application #1 filed" in out
+    assert cat(staff["clerk"], phone) is None               # not before implementation
+    ok(staff["admin"], m, "app", "approve", "1", "--note", "per the grading strategy")
+    assert cat(staff["clerk"], phone) is None
+    out = ok(staff["tech"], m, "app", "implement", "1")
+    grant = int(out.split("grant #")[1].split()[0])
+    assert cat(staff["clerk"], phone) is not None             # at once, no remount
+    app = json.loads(ok(staff["admin"], m, "app", "show", "1", "--json"))
+    assert (app["status"], app["filed_by"], app["approved_by"], app["implemented_by"]) == \
+        ("implemented", staff["head"], staff["admin"], staff["tech"])
+    grants = [json.loads(l) for l in ok(staff["clerk"], m, "grant", "list", "--json").splitlines()]
+    assert [(g["id"], g["origin"], g["application"]) for g in grants] == [(grant, "application", 1)]
+
+    # R3.3: narrow the clerk to two customers; the new grant replaces the old.
+    ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--customers", "C1002,C1003",
+       "--replaces", str(grant), "--reason", "moved to key accounts")
+    ok(staff["admin"], m, "app", "approve", "2")
+    out = ok(staff["tech"], m, "app", "implement", "2")
+    assert f"grant #{grant} ended" in out
+    assert cat(staff["clerk"], phone) is None
+    assert cat(staff["clerk"], m.path("C1002", "phone")) is not None
+    grants = [json.loads(l) for l in ok(staff["admin"], m, "grant", "list", staff["clerk"],
+                                         "--json").splitlines()]
+    assert [g["status"] for g in grants] == ["revoked", "active"]
+
+
+def test_every_shortcut_is_refused(office, staff):
+    s, m = office
+    # A head may not file for themself, nor for another department.
+    assert "for themself" in refused(staff["head"], m, "app", "new", staff["head"], "sales",
+                                     "--reason", "me")
+    assert "head of department production" in refused(staff["head"], m, "app", "new",
+                                                      staff["worker"], "production",
+                                                      "--reason", "x")
+    # Someone who is not a head may not file at all.
+    assert "filed by the head" in refused(staff["clerk"], m, "app", "new", staff["head"],
+                                          "sales", "--reason", "x")
+    ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--reason", "r")
+    # Implementing an unapproved application.
+    assert "only approved ones" in refused(staff["tech"], m, "app", "implement", "1")
+    # Approval is administration's; the filer approves nothing.
+    assert "department admin" in refused(staff["head"], m, "app", "approve", "1")
+    assert "department admin" in refused(staff["tech"], m, "app", "approve", "1")
+    # A rejection needs a reason.
+    refused(staff["admin"], m, "app", "reject", "1", code=2)
+    ok(staff["admin"], m, "app", "approve", "1")
+    # Approving twice.
+    assert "not waiting for a decision" in refused(staff["admin2"], m, "app", "approve", "1")
+    # The approver does not implement.
+    assert "department tech" in refused(staff["admin"], m, "app", "implement", "1")
+    # Nobody acts on an application for themself: admin2's own application.
+    ctl("employee", "set", s, staff["admin2"], "--head")
+    ok(staff["admin"], m, "app", "new", staff["admin2"], "admin", "--reason", "for admin2")
+    assert "neither the person it is for" in refused(staff["admin2"], m, "app", "approve", "2")
+    # Grants come only through applications; root keeps the break-glass.
+    assert "through applications" in refused(staff["admin"], m, "grant", "add", staff["clerk"],
+                                             "sales")
+    out = ctl("grant", "add", s, staff["worker"], "production").stdout.decode()
+    assert "break-glass" in out
+    # Passing someone else's name gets nobody anywhere: identity is the caller's.
+    refused(staff["clerk"], m, "app", "approve", "1", "--as", staff["admin"], code=2)
+    who = json.loads(ok(staff["clerk"], m, "whoami", "--json"))
+    assert who["login"] == staff["clerk"]
+    assert "only root works on the store files" in refused(staff["clerk"], m, "employee",
+                                                          "list", s)
+    assert "administration" in refused(staff["clerk"], m, "explain", staff["head"],
+                                       "C1001/phone") or True
+    # Keeping the register is administration's (and nobody changes their own record).
+    assert "department admin" in refused(staff["head"], m, "employee", "set", staff["clerk"],
+                                         "--dept", "service")
+    assert "own record" in refused(staff["admin"], m, "employee", "set", staff["admin"],
+                                   "--dept", "tech")
+    # Root takes no step of the procedures through the mount either.
+    p = subprocess.run([CUSTCTL, "app", "approve", "2"], cwd=m.mnt, capture_output=True)
+    assert p.returncode == 1 and b"root takes no step" in p.stderr
+
+
+def test_job_change_and_leaving_cut_access_mid_session(office, staff):
+    """R3.2: a job change suspends every grant at once; R4.3: leaving revokes
+    them, and a file already open fails at its next read."""
+    s, m = office
+    ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--reason", "r")
+    ok(staff["admin"], m, "app", "approve", "1")
+    ok(staff["tech"], m, "app", "implement", "1")
+    ok(staff["phead"], m, "app", "new", staff["worker"], "production", "--reason", "r")
+    ok(staff["admin"], m, "app", "approve", "2")
+    ok(staff["tech"], m, "app", "implement", "2")
+    f = m.path("C1001", "company")
+
+    # An already-open descriptor, read once, then the person leaves.
+    reader = subprocess.Popen(
+        ["runuser", "-u", staff["clerk"], "--", "python3", "-c",
+         "import os,sys\n"
+         f"fd=os.open({f!r},os.O_RDONLY)\n"
+         "print(len(os.pread(fd,100,0)),flush=True)\n"
+         "sys.stdin.readline()\n"
+         "try:\n  os.pread(fd,100,0); print('READ')\n"
+         "except OSError as e: print('DENIED', e.errno)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert int(reader.stdout.readline()) > 0
+    out = ok(staff["admin"], m, "employee", "leave", staff["clerk"])
+    assert "1 grant revoked" in out
+    reader.stdin.write("go\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == "DENIED 13"
+    reader.wait(timeout=10)
+    assert cat(staff["clerk"], f) is None
+    assert "left" in ctl("explain", s, staff["clerk"], "C1001/company", check=False).stdout.decode()
+
+    # A job change: suspended at once, a new application needed.
+    assert cat(staff["worker"], m.path("C1001", "order_qty")) is not None
+    out = ok(staff["admin"], m, "employee", "set", staff["worker"], "--dept", "service")
+    assert "1 grant suspended" in out
+    assert cat(staff["worker"], m.path("C1001", "order_qty")) is None
+    # The history stays.
+    h = ok(staff["admin"], m, "app", "list", "--json")
+    assert len(h.splitlines()) == 2
+
+
+def test_appeal_and_report_travel_to_resolution(office, staff):
+    s, m = office
+    out = ok(staff["worker"], m, "appeal", "new", "I need phone numbers to arrange deliveries",
+             "--cite", "C1001/phone")
+    assert "appeal #1 filed" in out
+    # Not the clerk's to see; the worker's head sees it.
+    assert "not yours" in refused(staff["clerk"], m, "appeal", "show", "1")
+    assert "not yours" in refused(staff["head"], m, "appeal", "forward", "1")  # another dept
+    ok(staff["phead"], m, "appeal", "forward", "1", "--note", "drivers call customers")
+    assert "department admin" in refused(staff["phead"], m, "appeal", "resolve", "1",
+                                          "--note", "x")
+    ok(staff["admin"], m, "appeal", "resolve", "1", "--note",
+       "production gets phone via a change application")
+    a = json.loads(ok(staff["worker"], m, "appeal", "show", "1", "--json"))
+    assert (a["status"], a["head"], a["resolved_by"]) == ("resolved", staff["phead"], staff["admin"])
+    assert a["cite"] == "C1001/phone"
+
+    out = ok(staff["clerk"], m, "report", "new", "saw a printed customer list in the canteen")
+    rid = out.split("#")[1].split()[0]   # appeals and reports share one numbering
+    assert "not yours" in refused(staff["worker"], m, "report", "show", rid)
+    assert "department admin" in refused(staff["clerk"], m, "report", "resolve", rid,
+                                          "--note", "x")
+    assert ok(staff["admin"], m, "report", "list", "--json").count('"status":"open"') == 1
+    ok(staff["admin"], m, "report", "resolve", rid, "--note", "shredded; reminded staff")
+    r = json.loads(ok(staff["clerk"], m, "report", "show", rid, "--json"))
+    assert r["status"] == "resolved" and r["resolution"].startswith("shredded")
+
+
+def test_staff_register_through_the_mount_and_exit_codes(office, staff, make_user):
+    s, m = office
+    newbie = make_user("newbie")
+    out = ok(staff["admin"], m, "employee", "add", newbie, "--name", "新人 Newbie",
+             "--dept", "sales", "--type", "intern")
+    assert "added" in out
+    rows = [json.loads(l) for l in ok(staff["admin"], m, "employee", "list", "--json").splitlines()]
+    assert newbie in {r["login"] for r in rows}
+    # The clerk sees only themself in the register.
+    rows = [json.loads(l) for l in ok(staff["clerk"], m, "employee", "list", "--json").splitlines()]
+    assert {r["login"] for r in rows} == {staff["clerk"]}
+    # Exit codes: 2 for usage, 3 when no mount can be found, never a prompt.
+    assert run(staff["clerk"], m, "app", "frobnicate")[0] == 2
+    p = subprocess.run(["runuser", "-u", staff["clerk"], "--", CUSTCTL, "whoami"], cwd="/",
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+    assert p.returncode == 3 and b"--mount" in p.stderr
+    p = subprocess.run(["runuser", "-u", staff["clerk"], "--", CUSTCTL, "whoami", "--mount",
+                        m.mnt], cwd="/", capture_output=True, timeout=30)
+    assert p.returncode == 0 and staff["clerk"].encode() in p.stdout
+    p = subprocess.run(["runuser", "-u", staff["clerk"], "--", "env", f"CUSTFS_MOUNT={m.mnt}",
+                        CUSTCTL, "whoami"], cwd="/", capture_output=True, timeout=30)
+    assert p.returncode == 0
+
+
+def test_policy_installed_by_technical_through_the_mount(office, staff, workdir):
+    """R2.1: technical installs the group's policy; others may not."""
+    import shutil
+    from conftest import POLICY
+    s, m = office
+    new = os.path.join(workdir, "pol")
+    shutil.copytree(POLICY, new)
+    os.chmod(workdir, 0o755)
+    for root, dirs, files in os.walk(new):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    conf = os.path.join(new, "access.conf")
+    text = open(conf).read().replace("department production  read orders,company",
+                                     "department production  read orders,company,contact")
+    open(conf, "w").write(text)
+    assert "department tech" in refused(staff["admin"], m, "policy", "install", new)
+    out = ok(staff["tech"], m, "policy", "install", new)
+    assert "policy installed" in out
+    assert "contact" in open(os.path.join(s, "policy", "access.conf")).read().split(
+        "department production")[1].splitlines()[0]
+    # A broken one is refused with its line and changes nothing.
+    open(conf, "a").write("role x department nowhere\n")
+    err = refused(staff["tech"], m, "policy", "install", new)
+    assert "access.conf:" in err and "unknown department 'nowhere'" in err
+    assert "nowhere" not in open(os.path.join(s, "policy", "access.conf")).read()
