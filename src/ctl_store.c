@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cmd.h"
 #include "policy.h"
 #include "runreg.h"
 #include "ctl.h"
@@ -24,16 +26,47 @@
 #define CUSTFS_DEFAULT_POLICY "/usr/share/custfs/policy"
 #endif
 
-enum { OPT_POLICY = 256, OPT_PASSFILE, OPT_SHOW, OPT_JSON };
+enum { OPT_POLICY = 256, OPT_PASSFILE, OPT_SHOW, OPT_JSON, OPT_ADMIN, OPT_TECH };
+
+/* custctl init --admin/--tech: the first administration supervisor (head of
+ * the approving department, leader of the information management group, R2.1)
+ * and the first technical administrator, so the procedures can start. */
+static int init_first_staff(const char *store, const char *passfile, const char *admin,
+			    const char *tech)
+{
+	struct vault *v = ctl_open_vault(store, passfile);
+	if (!v)
+		return CTL_REFUSED;
+	const struct department *ad = v->policy->procedure[PROC_APPROVE];
+	const struct department *td = v->policy->procedure[PROC_IMPLEMENT];
+	struct cmd_env e = { .v = v, .pol = v->policy, .root = true, .out = stdout,
+			     .err = stderr };
+	int rc = CTL_OK;
+	if (admin && ad) {
+		char *args[] = { "employee", "add", (char *)admin, "--name", (char *)admin, "--dept",
+				 ad->name, "--type", "formal", "--head", "--group", "leader",
+				 "--post", "administration supervisor" };
+		rc = cmd_run(&e, (int)(sizeof args / sizeof *args), args);
+	}
+	if (!rc && tech && td) {
+		char *args[] = { "employee", "add", (char *)tech, "--name", (char *)tech, "--dept",
+				 td->name, "--type", "formal", "--post", "system administrator" };
+		rc = cmd_run(&e, (int)(sizeof args / sizeof *args), args);
+	}
+	vault_close(v);
+	return rc;
+}
 
 int ctl_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
+		{ "tech", required_argument, NULL, OPT_TECH },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy = CUSTFS_DEFAULT_POLICY, *passfile = NULL;
+	const char *policy = CUSTFS_DEFAULT_POLICY, *passfile = NULL, *admin = NULL, *tech = NULL;
 	char err[512];
 	int c;
 
@@ -42,8 +75,23 @@ int ctl_init(int argc, char **argv)
 			policy = optarg;
 		else if (c == OPT_PASSFILE)
 			passfile = optarg;
+		else if (c == OPT_ADMIN)
+			admin = optarg;
+		else if (c == OPT_TECH)
+			tech = optarg;
 		else
 			goto usage;
+	}
+	/* The first administration supervisor and technical administrator must be
+	 * real accounts: checked before anything is created. */
+	const char *who[2] = { admin, tech };
+	for (int i = 0; i < 2; i++) {
+		struct passwd *pw = who[i] ? getpwnam(who[i]) : NULL;
+		if (who[i] && (!pw || pw->pw_uid == 0)) {
+			fprintf(stderr, "custctl: --%s %s: %s; nothing was created\n",
+				i ? "tech" : "admin", who[i], pw ? "root is not staff" : "no such account");
+			return CTL_REFUSED;
+		}
 	}
 	if (argc - optind != 1)
 		goto usage;
@@ -63,9 +111,12 @@ int ctl_init(int argc, char **argv)
 	}
 	printf("created store %s (policy from %s, master key %s)\n", store, policy,
 	       passfile ? "wrapped with the passphrase" : "in " VAULT_KEY_FILE ", root only");
+	if (admin || tech)
+		return init_first_staff(store, passfile, admin, tech);
 	return CTL_OK;
 usage:
-	fprintf(stderr, "usage: custctl init STORE [--policy DIR] [--passphrase-file FILE]\n");
+	fprintf(stderr, "usage: custctl init STORE [--policy DIR] [--passphrase-file FILE]\n"
+			"                    [--admin LOGIN] [--tech LOGIN]\n");
 	return CTL_USAGE;
 }
 

@@ -265,3 +265,18 @@ def test_policy_installed_by_technical_through_the_mount(office, staff, workdir)
     err = refused(staff["tech"], m, "policy", "install", new)
     assert "access.conf:" in err and "unknown department 'nowhere'" in err
     assert "nowhere" not in open(os.path.join(s, "policy", "access.conf")).read()
+
+
+def test_init_names_the_first_supervisor_and_tech_administrator(workdir, staff):
+    from conftest import POLICY
+    s = os.path.join(workdir, "fresh")
+    out = ctl("init", s, "--policy", POLICY, "--admin", staff["admin"], "--tech",
+              staff["tech"]).stdout.decode()
+    assert out.count("added") == 2
+    rows = {json.loads(l)["login"]: json.loads(l)
+            for l in ctl("employee", "list", s, "--json").stdout.decode().splitlines()}
+    assert rows[staff["admin"]]["department"] == "admin" and rows[staff["admin"]]["head"]
+    assert rows[staff["admin"]]["group"] == "leader"
+    assert rows[staff["tech"]]["department"] == "tech"
+    p = ctl("init", os.path.join(workdir, "s2"), "--admin", "no-such-login", check=False)
+    assert p.returncode == 1 and not os.path.exists(os.path.join(workdir, "s2"))
