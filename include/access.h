@@ -35,6 +35,7 @@ struct access_request {
 	const struct field_def *field; /* NULL: the customer as a whole */
 	enum access_right right;
 	const char *today;            /* YYYY-MM-DD */
+	int64_t now_ns;               /* for checkouts' end times */
 	const struct role *view;      /* the mount's view, or NULL */
 };
 
@@ -43,8 +44,12 @@ struct decision {
 	bool masked;      /* allowed, but shown masked and read-only */
 	const char *rule; /* the rule that decided, e.g. "grant", "stafftype-ceiling" */
 	int64_t grant_id; /* the grant that allowed, if any */
+	int64_t checkout_id; /* the checkout a sensitive access went through */
 	char reason[320]; /* plain words, for the person and the log */
 };
+
+/* Whether checkout C covers field F of customer CUSTOMER_ID. */
+bool checkout_covers(const struct checkout *c, int64_t customer_id, const struct field_def *f);
 
 /* TRACE, if not NULL, receives each step in plain words (custctl explain). */
 void access_decide(const struct policy *p, const struct access_request *req, struct decision *d,

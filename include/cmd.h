@@ -77,5 +77,8 @@ int cmd_app(struct cmd_env *e, int argc, char **argv);
 int cmd_appeal(struct cmd_env *e, int argc, char **argv);
 int cmd_report(struct cmd_env *e, int argc, char **argv);
 int cmd_policy(struct cmd_env *e, int argc, char **argv);
+int cmd_checkout(struct cmd_env *e, int argc, char **argv);
+int cmd_checkouts(struct cmd_env *e, int argc, char **argv);
+int cmd_return(struct cmd_env *e, int argc, char **argv);
 
 #endif

@@ -54,6 +54,11 @@ void fs_destroy(struct fs *fs);
  * the errors are logged as file:line: message. 0 or EINVAL. */
 int fs_reload_policy(struct fs *fs);
 
+/* Marks checkouts whose time ran out as expired and logs each one
+ * (unreturned, R3.5). Their access already ended at their end time: every
+ * decision compares it with the clock. */
+void fs_sweep_checkouts(struct fs *fs);
+
 extern const struct fuse_lowlevel_ops fs_lowlevel_ops;
 
 #endif

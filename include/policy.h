@@ -8,6 +8,7 @@
 #define CUSTFS_POLICY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "catalog.h"
@@ -59,8 +60,19 @@ enum procedure {
 	PROC_COUNT
 };
 
+/* How a sensitive class is checked out (R3.5). */
+struct checkout_rule {
+	const struct field_class *cls;
+	int64_t max_s;        /* longest checkout */
+	int limit;            /* most open or pending checkouts per person (0: no limit) */
+	int from_min, to_min; /* working hours, minutes after midnight; -1: any time */
+	unsigned char *approval; /* [nstafftypes]: 1 if admin must approve first */
+};
+
 struct policy {
 	struct catalog *cat;
+	struct checkout_rule *checkouts;
+	size_t ncheckouts;
 	const struct department *procedure[PROC_COUNT]; /* NULL: nobody may */
 	struct stafftype *stafftypes;
 	size_t nstafftypes;
@@ -83,5 +95,9 @@ const struct stafftype *policy_stafftype(const struct policy *p, const char *nam
 const struct department *policy_department(const struct policy *p, const char *name);
 const struct role *policy_role(const struct policy *p, const char *name);
 const char *procedure_name(enum procedure pr);
+const struct checkout_rule *policy_checkout_rule(const struct policy *p,
+						 const struct field_class *cls);
+/* Parses "90m", "8h", "2d" or seconds; -1 if malformed. */
+int64_t policy_parse_duration(const char *s);
 
 #endif

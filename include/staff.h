@@ -35,6 +35,24 @@ struct grant {
 	int64_t application_id; /* the application that created it; 0 = break-glass (root) */
 };
 
+/* A checkout of sensitive records (R3.5): declared before use, returned after. */
+enum checkout_status { CO_PENDING, CO_OPEN, CO_RETURNED, CO_EXPIRED, CO_DENIED, CO_REVOKED };
+
+struct checkout {
+	int64_t id;
+	int64_t employee_id;
+	int64_t customer_id;
+	char cls[STAFF_WORD];   /* a class name, or "" for the customer's sensitive classes */
+	char field[STAFF_WORD]; /* one field, or "" */
+	char purpose[256];
+	enum checkout_status status;
+	int64_t requested_ns;
+	int64_t duration_s;
+	int64_t expires_ns;     /* open only: the moment it ends by itself */
+	int64_t approved_by;    /* employee id, 0 if registration alone opened it */
+	int64_t ended_ns;
+};
+
 struct employee {
 	int64_t id;
 	uid_t uid;
@@ -50,6 +68,8 @@ struct employee {
 	bool departed;
 	struct grant *grants;
 	size_t ngrants;
+	struct checkout *checkouts; /* open and pending ones */
+	size_t ncheckouts;
 };
 
 struct staff {
@@ -90,6 +110,23 @@ int staff_grant_add(struct store *st, int64_t employee_id, const struct grant *g
 int staff_grant_end(struct store *st, int64_t grant_id, enum grant_status status, uid_t by);
 
 const char *grant_status_name(enum grant_status s);
+const char *checkout_status_name(enum checkout_status s);
+
+/* Checkouts: call inside a transaction; each bumps the ACL generation. */
+int staff_checkout_add(struct store *st, const struct checkout *c, int64_t *id);
+int staff_checkout_get(struct store *st, int64_t id, struct checkout *out);
+/* Moves checkout ID from status FROM to TO (opening it until EXPIRES_NS, or
+ * ending it now). ESTALE if it is no longer in FROM. */
+int staff_checkout_step(struct store *st, int64_t id, enum checkout_status from,
+			enum checkout_status to, int64_t by, int64_t expires_ns);
+/* Ends every open or pending checkout of EMPLOYEE_ID (R4.3). */
+int staff_checkouts_end_all(struct store *st, int64_t employee_id, int *n);
+/* Every checkout (EMPLOYEE_ID 0: everyone's), newest first. */
+int staff_checkouts_list(struct store *st, int64_t employee_id,
+			 int (*fn)(void *ctx, const struct checkout *c), void *ctx);
+/* Marks open checkouts whose time ran out as expired; FN hears of each. */
+int staff_checkouts_expire(struct store *st, int64_t now_ns,
+			   void (*fn)(void *ctx, const struct checkout *c), void *ctx);
 
 /* Every grant of EMPLOYEE_ID (0: of everyone), active or not, oldest first.
  * The grant passed to FN has its scope filled in; FN returns nonzero to stop. */

@@ -263,12 +263,45 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		return;
 	}
 	if (f->cls->sensitive && r->right != RIGHT_LIST) {
-		deny(d, &c, "checkout-required",
-		     "class %s is sensitive: it opens only inside a checkout registered with "
-		     "administration (R3.5)", f->cls->name);
+		/* R3.5: reported before use, returned after. */
+		const struct checkout *pending = NULL;
+		for (size_t i = 0; i < e->ncheckouts; i++) {
+			const struct checkout *co = &e->checkouts[i];
+			if (!checkout_covers(co, r->customer_id, f))
+				continue;
+			if (co->status == CO_PENDING) {
+				pending = co;
+			} else if (co->status == CO_OPEN && r->now_ns < co->expires_ns) {
+				d->checkout_id = co->id;
+				d->masked = masked;
+				allow(d, &c, "checkout", "checkout #%lld (%s) is open for %s", (long long)co->id,
+				      co->purpose, f->name);
+				return;
+			} else if (co->status == CO_OPEN) {
+				step(&c, "checkout #%lld has run out", (long long)co->id);
+			}
+		}
+		if (pending)
+			deny(d, &c, "checkout-pending",
+			     "checkout #%lld waits for administration's approval (R3.5)",
+			     (long long)pending->id);
+		else
+			deny(d, &c, "checkout-required",
+			     "class %s is sensitive: it opens only inside a checkout registered with "
+			     "administration (R3.5): custctl checkout %s/%s --purpose ... --for ...",
+			     f->cls->name, r->customer ? r->customer : "CUSTOMER", f->name);
 		return;
 	}
 	d->masked = masked;
 	allow(d, &c, "grant", "grant #%lld gives %s on %s (class %s)%s", (long long)d->grant_id,
 	      access_right_name(r->right), f->name, f->cls->name, masked ? ", masked" : "");
+}
+
+bool checkout_covers(const struct checkout *co, int64_t customer_id, const struct field_def *f)
+{
+	if (co->customer_id != customer_id)
+		return false;
+	if (co->field[0])
+		return strcmp(co->field, f->name) == 0;
+	return !co->cls[0] || strcmp(co->cls, f->cls->name) == 0;
 }

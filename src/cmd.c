@@ -9,7 +9,8 @@ static const struct {
 } verbs[] = {
 	{ "whoami", cmd_whoami },   { "employee", cmd_employee }, { "grant", cmd_grant },
 	{ "explain", cmd_explain }, { "app", cmd_app },           { "appeal", cmd_appeal },
-	{ "report", cmd_report },   { "policy", cmd_policy },
+	{ "report", cmd_report },   { "policy", cmd_policy },     { "checkout", cmd_checkout },
+	{ "checkouts", cmd_checkouts }, { "return", cmd_return },
 };
 
 bool cmd_known(const char *verb)

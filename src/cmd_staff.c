@@ -261,12 +261,16 @@ static int employee_leave(struct cmd_env *e, const struct employee *cur)
 	int err = store_begin(e->v->st, true);
 	if (!err)
 		err = staff_employee_update(e->v->st, &x);
+	int closed = 0;
 	for (size_t i = 0; !err && i < cur->ngrants; i++, ended++)
 		err = staff_grant_end(e->v->st, cur->grants[i].id, GRANT_REVOKED, e->uid);
+	if (!err)
+		err = staff_checkouts_end_all(e->v->st, x.id, &closed);
 	if (commit_or_report(e, err, "record the departure"))
 		return CMD_REFUSED;
-	fprintf(e->out, "%s has left (R4.3): %d grant%s revoked; access ends at once, open files "
-			"included; history stays\n", x.login, ended, ended == 1 ? "" : "s");
+	fprintf(e->out, "%s has left (R4.3): %d grant%s revoked, %d checkout%s closed; access ends "
+			"at once, open files included; history stays\n", x.login, ended,
+		ended == 1 ? "" : "s", closed, closed == 1 ? "" : "s");
 	return CMD_OK;
 }
 
@@ -646,7 +650,7 @@ int cmd_explain(struct cmd_env *e, int argc, char **argv)
 	staff_today(today);
 	struct access_request ar = {
 		.uid = uid, .emp = x, .customer_id = c.id, .customer = c.name, .field = def,
-		.right = def ? right : RIGHT_LIST, .today = today,
+		.right = def ? right : RIGHT_LIST, .today = today, .now_ns = vault_now_ns(),
 		.view = e->view ? policy_role(e->pol, e->view) : NULL,
 	};
 	fprintf(e->out, "custfs explains: %s %s %s%s%s\n", x ? x->login : "you",

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -163,12 +164,17 @@ static int add_policy_files(const char *dir, char **buf, size_t *len, size_t *ca
 	return n;
 }
 
-static int run_remote(int argc, char **argv, const char *mount_opt)
+/* Sends ARGV to the mount and returns the exit code, with the answer's
+ * standard output and error in *OUT and *ERR (malloc'd, the caller frees). */
+static int remote_call(int argc, char **argv, const char *mount_opt, char **out, size_t *outlen,
+		       char **err, size_t *errlen)
 {
 	char mnt[PATH_MAX], ctl[PATH_MAX + 16];
 	char *req = NULL;
 	size_t len = 0, cap = 0;
 
+	*out = *err = NULL;
+	*outlen = *errlen = 0;
 	if (find_mount(mount_opt, mnt, sizeof mnt) != 0) {
 		fprintf(stderr, "custctl: no custfs mount found: run custctl inside the mount, or "
 				"give --mount MNT or CUSTFS_MOUNT=MNT%s\n",
@@ -216,19 +222,138 @@ static int run_remote(int argc, char **argv, const char *mount_opt)
 	}
 	close(fd);
 	int code = CMD_NO_MOUNT;
-	size_t outlen = 0;
+	size_t olen = 0;
 	char *nl = ans ? memchr(ans, '\n', alen) : NULL;
-	if (!nl || sscanf(ans, "%d %zu", &code, &outlen) != 2 ||
-	    outlen > alen - (size_t)(nl + 1 - ans)) {
+	if (!nl || sscanf(ans, "%d %zu", &code, &olen) != 2 ||
+	    olen > alen - (size_t)(nl + 1 - ans)) {
 		fprintf(stderr, "custctl: no answer from custfs at %s\n", mnt);
 		free(ans);
 		return CMD_NO_MOUNT;
 	}
 	char *body = nl + 1;
-	fwrite(body, 1, outlen, stdout);
-	fwrite(body + outlen, 1, alen - (size_t)(body + outlen - ans), stderr);
+	size_t elen = alen - (size_t)(body + olen - ans);
+	*out = malloc(olen + 1);
+	*err = malloc(elen + 1);
+	if (*out) {
+		memcpy(*out, body, olen);
+		(*out)[olen] = '\0';
+		*outlen = olen;
+	}
+	if (*err) {
+		memcpy(*err, body + olen, elen);
+		(*err)[elen] = '\0';
+		*errlen = elen;
+	}
 	free(ans);
 	return code;
+}
+
+static int run_remote_to(int argc, char **argv, const char *mount_opt, FILE *to)
+{
+	char *out, *err;
+	size_t outlen, errlen;
+	int code = remote_call(argc, argv, mount_opt, &out, &outlen, &err, &errlen);
+	if (out)
+		fwrite(out, 1, outlen, to);
+	if (err)
+		fwrite(err, 1, errlen, stderr);
+	free(out);
+	free(err);
+	return code;
+}
+
+static int run_remote(int argc, char **argv, const char *mount_opt)
+{
+	return run_remote_to(argc, argv, mount_opt, stdout);
+}
+
+/* ---- with-checkout: check out, run a command, always return (R3.5) ---- */
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+}
+
+static int with_checkout(int argc, char **argv, const char *mount_opt)
+{
+	int dash = 0;
+	for (int i = 1; i < argc && !dash; i++)
+		if (!strcmp(argv[i], "--"))
+			dash = i;
+	if (!dash || dash + 1 >= argc) {
+		fprintf(stderr, "usage: custctl with-checkout CUSTOMER[/FIELD|/CLASS] --purpose TEXT "
+				"--for DURATION -- COMMAND [ARGS...]\n");
+		return CMD_USAGE;
+	}
+	/* checkout ARGS --json */
+	char **req = calloc((size_t)dash + 2, sizeof *req);
+	if (!req)
+		return CMD_REFUSED;
+	req[0] = "checkout";
+	for (int i = 1; i < dash; i++)
+		req[i] = argv[i];
+	req[dash] = "--json";
+	char *out, *err;
+	size_t outlen, errlen;
+	int code = remote_call(dash + 1, req, mount_opt, &out, &outlen, &err, &errlen);
+	free(req);
+	if (err)
+		fwrite(err, 1, errlen, stderr);
+	long long id = 0;
+	char status[16] = "";
+	if (code == 0 && out)
+		sscanf(out, "{\"id\":%lld,\"status\":\"%15[a-z]", &id, status);
+	free(out);
+	free(err);
+	if (code != 0 || id <= 0)
+		return code ? code : CMD_REFUSED;
+	char idtext[32];
+	snprintf(idtext, sizeof idtext, "%lld", id);
+	char *ret[] = { "return", idtext };
+	if (strcmp(status, "open") != 0) {
+		fprintf(stderr, "custctl: checkout #%lld waits for administration's approval; the "
+				"command was not run\n", id);
+		run_remote_to(2, ret, mount_opt, stderr); /* withdraw the request */
+		return CMD_REFUSED;
+	}
+	/* Run the command; signals that would end custctl reach it instead, and the
+	 * checkout is returned however it ends. */
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		execvp(argv[dash + 1], argv + dash + 1);
+		fprintf(stderr, "custctl: %s: %s\n", argv[dash + 1], strerror(errno));
+		_exit(127);
+	}
+	int wstatus = 0;
+	if (pid > 0) {
+		child_pid = pid;
+		while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		child_pid = 0;
+	}
+	/* The command's standard output stays its own: our words go to stderr. */
+	int rrc = run_remote_to(2, ret, mount_opt, stderr);
+	if (rrc != 0)
+		fprintf(stderr, "custctl: could not return checkout #%lld: return it by hand "
+				"(custctl return %lld)\n", id, id);
+	if (pid < 0)
+		return CMD_REFUSED;
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return WEXITSTATUS(wstatus);
 }
 
 int ctl_person_command(int argc, char **argv)
@@ -253,7 +378,8 @@ int ctl_person_command(int argc, char **argv)
 	for (int i = 1; !mount_opt && i <= 2 && i < n && !at; i++)
 		if (args[i][0] != '-' && is_store(args[i]))
 			at = i;
-	int rc = at ? run_direct(n, args, at) : run_remote(n, args, mount_opt);
+	int rc = !strcmp(args[0], "with-checkout") ? with_checkout(n, args, mount_opt)
+		 : at ? run_direct(n, args, at) : run_remote(n, args, mount_opt);
 	free(args);
 	return rc;
 }

@@ -37,6 +37,11 @@ static void usage(FILE *out)
 		"  custctl employee add|set|leave|show|list ...   (administration)\n"
 		"  custctl grant list|revoke ...\n"
 		"  custctl policy install DIR                     (technical)\n"
+		"  custctl checkout CUSTOMER[/FIELD|/CLASS] --purpose TEXT --for DURATION [--json]\n"
+		"  custctl checkout approve|deny ID               (administration)\n"
+		"  custctl checkouts [--all] [--json]\n"
+		"  custctl return ID | --all\n"
+		"  custctl with-checkout TARGET --purpose TEXT --for DURATION -- COMMAND ...\n"
 		"root may also name the store: custctl employee add STORE LOGIN ...,\n"
 		"custctl grant add STORE LOGIN ROLE (break-glass), custctl explain STORE LOGIN ...\n"
 		"\nexit codes: 0 done, 1 refused, denied or failed, 2 usage error, 3 no mount found\n");
@@ -94,7 +99,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; !install && i < sizeof verbs / sizeof *verbs; i++)
 		if (strcmp(argv[1], verbs[i].name) == 0)
 			return verbs[i].fn(argc - 1, argv + 1);
-	if (cmd_known(argv[1]))
+	if (cmd_known(argv[1]) || !strcmp(argv[1], "with-checkout"))
 		return ctl_person_command(argc - 1, argv + 1);
 	fprintf(stderr, "custctl: unknown command '%s'\n", argv[1]);
 	usage(stderr);

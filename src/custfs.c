@@ -93,9 +93,16 @@ static void *reload_thread(void *arg)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0 || stopping)
+		/* Every few seconds, also sweep checkouts that ran out (and log them). */
+		struct timespec tick = { 5, 0 };
+		int sig = sigtimedwait(&set, NULL, &tick);
+		if (stopping)
 			return NULL;
+		if (sig < 0) {
+			if (errno == EAGAIN)
+				fs_sweep_checkouts(fs);
+			continue;
+		}
 		if (sig == SIGUSR1)
 			atomic_fetch_add(&fs->acl_epoch, 1); /* the staff register changed */
 		else

@@ -162,6 +162,29 @@ int fs_reload_policy(struct fs *fs)
 	return 0;
 }
 
+static void log_expired(void *ctx, const struct checkout *c)
+{
+	struct fs *fs = ctx;
+	struct customer cu;
+	int err = 0;
+	const struct staff *s = staff_current(fs->v->st, 0, &err);
+	const struct employee *e = NULL;
+	for (size_t i = 0; s && i < s->n && !e; i++)
+		if (s->emps[i].id == c->employee_id)
+			e = &s->emps[i];
+	if (vault_customer_get(fs->v, c->customer_id, &cu) != 0)
+		snprintf(cu.name, sizeof cu.name, "#%lld", (long long)c->customer_id);
+	log_warn("checkout #%lld of %s%s%s by %s expired unreturned (R3.5); access ended at its "
+		 "end time", (long long)c->id, cu.name, c->field[0] || c->cls[0] ? "/" : "",
+		 c->field[0] ? c->field : c->cls, e ? e->login : "?");
+}
+
+void fs_sweep_checkouts(struct fs *fs)
+{
+	if (staff_checkouts_expire(fs->v->st, vault_now_ns(), log_expired, fs) == 0)
+		atomic_fetch_add(&fs->acl_epoch, 1);
+}
+
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -237,6 +260,7 @@ static void judge(const struct who *w, const struct customer *c, const struct fi
 		.field = def,
 		.right = right,
 		.today = w->today,
+		.now_ns = vault_now_ns(),
 		.view = w->view,
 	};
 	access_decide(w->pol, &ar, d, NULL, NULL);
@@ -1111,7 +1135,8 @@ static void explain_query(struct fs *fs, uid_t uid, gid_t gid, pid_t pid, const 
 	} else {
 		struct access_request ar = {
 			.uid = uid, .emp = w.emp, .customer_id = c.id, .customer = c.name,
-			.field = def, .right = def ? r : RIGHT_LIST, .today = w.today, .view = w.view,
+			.field = def, .right = def ? r : RIGHT_LIST, .today = w.today, .now_ns = vault_now_ns(),
+			.view = w.view,
 		};
 		access_decide(w.pol, &ar, &d, trace_line, &t);
 		t.len += (size_t)snprintf(t.p + t.len, t.cap - t.len, "Decision: %s%s\n%s",

@@ -44,10 +44,58 @@ const char *procedure_name(enum procedure pr)
 	return procedure_names[pr];
 }
 
+const struct checkout_rule *policy_checkout_rule(const struct policy *p,
+						 const struct field_class *cls)
+{
+	for (size_t i = 0; i < p->ncheckouts; i++)
+		if (p->checkouts[i].cls == cls)
+			return &p->checkouts[i];
+	return NULL;
+}
+
+int64_t policy_parse_duration(const char *s)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	int64_t mult = 1;
+	if (*end == 'm')
+		mult = 60;
+	else if (*end == 'h')
+		mult = 3600;
+	else if (*end == 'd')
+		mult = 86400;
+	else if (*end == 's' || *end == '\0')
+		mult = 1;
+	else
+		return -1;
+	if (*end && end[1])
+		return -1;
+	if (v > 366LL * 86400 / mult)
+		return -1;
+	return (int64_t)v * mult;
+}
+
+static int parse_hhmm(const char *s, int *out)
+{
+	int h, m;
+	char tail;
+	if (sscanf(s, "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 24 || m < 0 || m > 59 ||
+	    (h == 24 && m != 0))
+		return -1;
+	*out = h * 60 + m;
+	return 0;
+}
+
 void policy_free(struct policy *p)
 {
 	if (!p)
 		return;
+	for (size_t i = 0; i < p->ncheckouts; i++)
+		free(p->checkouts[i].approval);
+	free(p->checkouts);
 	for (size_t i = 0; i < p->nstafftypes; i++) {
 		free(p->stafftypes[i].name);
 		free(p->stafftypes[i].masked);
@@ -177,6 +225,11 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				continue;
 			if (policy_stafftype(p, w[1])) {
 				conf_error(&r, "staff type '%s' is defined twice", w[1]);
+				continue;
+			}
+			if (p->ncheckouts > 0) {
+				/* Checkout rules index the staff types: keep staff types first. */
+				conf_error(&r, "staff type '%s' must come before the first checkout", w[1]);
 				continue;
 			}
 			struct stafftype st = { 0 };
@@ -327,6 +380,74 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				continue;
 			}
 			p->procedure[pr] = d;
+		} else if (strcmp(w[0], "checkout") == 0) {
+			/* checkout CLASS max DURATION [limit N] [hours HH:MM-HH:MM] [approval TYPES|all] */
+			const struct field_class *cls = n >= 4 ? catalog_class(cat, w[1]) : NULL;
+			if (n < 4 || strcmp(w[2], "max") != 0) {
+				conf_error(&r, "expected: checkout CLASS max DURATION [limit N] "
+					       "[hours HH:MM-HH:MM] [approval TYPES|all]");
+				continue;
+			}
+			if (!cls || !cls->sensitive) {
+				conf_error(&r, "checkout: '%s' is not a sensitive class", w[1]);
+				continue;
+			}
+			if (policy_checkout_rule(p, cls)) {
+				conf_error(&r, "checkout for class '%s' is defined twice", w[1]);
+				continue;
+			}
+			struct checkout_rule cr = { .cls = cls, .from_min = -1, .to_min = -1 };
+			cr.max_s = policy_parse_duration(w[3]);
+			int bad = 0;
+			if (cr.max_s <= 0) {
+				conf_error(&r, "checkout: '%s' is not a duration (like 90m, 8h, 2d)", w[3]);
+				bad++;
+			}
+			cr.approval = calloc(p->nstafftypes ? p->nstafftypes : 1, 1);
+			if (!cr.approval)
+				goto nomem;
+			for (int i = 4; !bad && i < n; i++) {
+				if (strcmp(w[i], "limit") == 0 && i + 1 < n) {
+					if (!parse_int(w[++i], 1, 100, &cr.limit)) {
+						conf_error(&r, "checkout: limit '%s' is not from 1 to 100", w[i]);
+						bad++;
+					}
+				} else if (strcmp(w[i], "hours") == 0 && i + 1 < n) {
+					char *dash = strchr(w[++i], '-');
+					if (!dash || (*dash = '\0', parse_hhmm(w[i], &cr.from_min)) ||
+					    parse_hhmm(dash + 1, &cr.to_min) || cr.from_min >= cr.to_min) {
+						conf_error(&r, "checkout: hours are HH:MM-HH:MM, the first earlier");
+						bad++;
+					}
+				} else if (strcmp(w[i], "approval") == 0 && i + 1 < n) {
+					char *save = NULL;
+					for (char *t = strtok_r(w[++i], ",", &save); t && !bad;
+					     t = strtok_r(NULL, ",", &save)) {
+						if (strcmp(t, "all") == 0) {
+							memset(cr.approval, 1, p->nstafftypes);
+							continue;
+						}
+						const struct stafftype *st = policy_stafftype(p, t);
+						if (!st) {
+							conf_error(&r, "checkout: unknown staff type '%s'", t);
+							bad++;
+						} else {
+							cr.approval[st - p->stafftypes] = 1;
+						}
+					}
+				} else {
+					conf_error(&r, "checkout: unexpected '%s'", w[i]);
+					bad++;
+				}
+			}
+			struct checkout_rule *slot;
+			if (bad || !(slot = push((void **)&p->checkouts, &p->ncheckouts, sizeof *slot))) {
+				free(cr.approval);
+				if (!bad)
+					goto nomem;
+				continue;
+			}
+			*slot = cr;
 		} else if (strcmp(w[0], "mask") == 0) {
 			/* mask FIELD first N last M | mask FIELD email */
 			const struct field_def *fd = n >= 3 ? catalog_field(cat, w[1]) : NULL;
@@ -351,7 +472,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			p->masks[fd->index] = m;
 		} else {
 			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role, "
-				       "procedure or mask)", w[0]);
+				       "procedure, checkout or mask)", w[0]);
 		}
 	}
 	/* A staff type that masks a field needs to know how. */

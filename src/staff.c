@@ -24,6 +24,10 @@ static const char sql_all_scopes[] =
 	"SELECT gc.grant_id, gc.customer_id FROM grant_customers gc "
 	"JOIN grants g ON g.id = gc.grant_id WHERE g.status = 'active' "
 	"ORDER BY gc.grant_id, gc.customer_id";
+static const char sql_all_checkouts[] =
+	"SELECT id, employee_id, customer_id, class, field, purpose, status, requested_ns, "
+	"duration_s, expires_ns, approved_by, ended_ns FROM checkouts "
+	"WHERE status IN ('open', 'pending') ORDER BY employee_id, id";
 static const char sql_employee_insert[] =
 	"INSERT INTO employees(login, uid, name, department, post, staff_type, organisation, "
 	"end_date, is_head, group_role, departed, created_ns, updated_ns) "
@@ -113,9 +117,43 @@ void staff_free(struct staff *s)
 		for (size_t g = 0; g < s->emps[i].ngrants; g++)
 			free(s->emps[i].grants[g].customers);
 		free(s->emps[i].grants);
+		free(s->emps[i].checkouts);
 	}
 	free(s->emps);
 	free(s);
+}
+
+static const char *const co_names[] = { "pending", "open", "returned", "expired", "denied",
+					"revoked" };
+
+const char *checkout_status_name(enum checkout_status st)
+{
+	return co_names[st];
+}
+
+static enum checkout_status parse_co(const unsigned char *t)
+{
+	for (int i = 0; t && i < 6; i++)
+		if (strcmp(co_names[i], (const char *)t) == 0)
+			return (enum checkout_status)i;
+	return CO_REVOKED;
+}
+
+static void read_checkout(sqlite3_stmt *q, struct checkout *c)
+{
+	memset(c, 0, sizeof *c);
+	c->id = sqlite3_column_int64(q, 0);
+	c->employee_id = sqlite3_column_int64(q, 1);
+	c->customer_id = sqlite3_column_int64(q, 2);
+	text(c->cls, sizeof c->cls, q, 3);
+	text(c->field, sizeof c->field, q, 4);
+	text(c->purpose, sizeof c->purpose, q, 5);
+	c->status = parse_co(sqlite3_column_text(q, 6));
+	c->requested_ns = sqlite3_column_int64(q, 7);
+	c->duration_s = sqlite3_column_int64(q, 8);
+	c->expires_ns = sqlite3_column_int64(q, 9);
+	c->approved_by = sqlite3_column_int64(q, 10);
+	c->ended_ns = sqlite3_column_int64(q, 11);
 }
 
 static struct employee *by_id(struct staff *s, int64_t id)
@@ -236,6 +274,26 @@ int staff_load(struct store *st, struct staff **out)
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_map_rc(db, rc, "load grant scopes");
+	store_done(q);
+	if (err)
+		goto out;
+
+	if (!(q = store_prepare(st, sql_all_checkouts, &db, &err)))
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct employee *e = by_id(s, sqlite3_column_int64(q, 1));
+		if (!e)
+			continue;
+		void *p = realloc(e->checkouts, (e->ncheckouts + 1) * sizeof *e->checkouts);
+		if (!p) {
+			err = ENOMEM;
+			break;
+		}
+		e->checkouts = p;
+		read_checkout(q, &e->checkouts[e->ncheckouts++]);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_map_rc(db, rc, "load checkouts");
 	store_done(q);
 out:
 	b = own_txn ? store_prepare(st, "COMMIT", &db, &rc) : NULL;
@@ -537,4 +595,164 @@ int staff_grants_list(struct store *st, int64_t employee_id,
 	}
 	store_done(q);
 	return err;
+}
+
+/* ---- checkouts ---- */
+
+static const char sql_co_insert[] =
+	"INSERT INTO checkouts(employee_id, customer_id, class, field, purpose, status, "
+	"requested_ns, duration_s, expires_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char sql_co_get[] =
+	"SELECT id, employee_id, customer_id, class, field, purpose, status, requested_ns, "
+	"duration_s, expires_ns, approved_by, ended_ns FROM checkouts WHERE id=?1";
+static const char sql_co_list[] =
+	"SELECT id, employee_id, customer_id, class, field, purpose, status, requested_ns, "
+	"duration_s, expires_ns, approved_by, ended_ns FROM checkouts "
+	"WHERE ?1 = 0 OR employee_id = ?1 ORDER BY id DESC LIMIT 1000";
+static const char sql_co_open[] =
+	"UPDATE checkouts SET status='open', approved_by=?3, expires_ns=?4 "
+	"WHERE id=?1 AND status=?2";
+static const char sql_co_end[] =
+	"UPDATE checkouts SET status=?3, ended_ns=?5, ended_by=?4 WHERE id=?1 AND status=?2";
+static const char sql_co_end_all[] =
+	"UPDATE checkouts SET status='revoked', ended_ns=?2 "
+	"WHERE employee_id=?1 AND status IN ('open', 'pending')";
+static const char sql_co_due[] =
+	"SELECT id, employee_id, customer_id, class, field, purpose, status, requested_ns, "
+	"duration_s, expires_ns, approved_by, ended_ns FROM checkouts "
+	"WHERE status='open' AND expires_ns <= ?1";
+static const char sql_co_expire[] =
+	"UPDATE checkouts SET status='expired', ended_ns=expires_ns WHERE id=?1 AND status='open'";
+
+int staff_checkout_add(struct store *st, const struct checkout *c, int64_t *id)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql_co_insert, &db, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_int64(s, 1, c->employee_id);
+	sqlite3_bind_int64(s, 2, c->customer_id);
+	sqlite3_bind_text(s, 3, c->cls, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, c->field, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, c->purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, co_names[c->status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, now_ns());
+	sqlite3_bind_int64(s, 8, c->duration_s);
+	sqlite3_bind_int64(s, 9, c->expires_ns);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		*id = sqlite3_last_insert_rowid(db);
+	else
+		err = store_map_rc(db, rc, "add checkout");
+	store_done(s);
+	return err ? err : bump(st);
+}
+
+int staff_checkout_get(struct store *st, int64_t id, struct checkout *out)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *q = store_prepare(st, sql_co_get, &db, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, id);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		read_checkout(q, out);
+	else
+		err = rc == SQLITE_DONE ? ENOENT : store_map_rc(db, rc, "read checkout");
+	store_done(q);
+	return err;
+}
+
+int staff_checkout_step(struct store *st, int64_t id, enum checkout_status from,
+			enum checkout_status to, int64_t by, int64_t expires_ns)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, to == CO_OPEN ? sql_co_open : sql_co_end, &db, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, co_names[from], -1, SQLITE_STATIC);
+	if (to == CO_OPEN) {
+		sqlite3_bind_int64(s, 3, by);
+		sqlite3_bind_int64(s, 4, expires_ns);
+	} else {
+		sqlite3_bind_text(s, 3, co_names[to], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, by);
+		sqlite3_bind_int64(s, 5, now_ns());
+	}
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		err = store_map_rc(db, rc, "update checkout");
+	else if (sqlite3_changes(db) != 1)
+		err = ESTALE;
+	store_done(s);
+	return err ? err : bump(st);
+}
+
+int staff_checkouts_end_all(struct store *st, int64_t employee_id, int *n)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql_co_end_all, &db, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_int64(s, 1, employee_id);
+	sqlite3_bind_int64(s, 2, now_ns());
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		err = store_map_rc(db, rc, "end checkouts");
+	else
+		*n = sqlite3_changes(db);
+	store_done(s);
+	return err ? err : bump(st);
+}
+
+int staff_checkouts_list(struct store *st, int64_t employee_id,
+			 int (*fn)(void *ctx, const struct checkout *c), void *ctx)
+{
+	sqlite3 *db;
+	int err = 0, rc;
+	sqlite3_stmt *q = store_prepare(st, sql_co_list, &db, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, employee_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct checkout c;
+		read_checkout(q, &c);
+		if (fn(ctx, &c))
+			break;
+	}
+	store_done(q);
+	return err;
+}
+
+int staff_checkouts_expire(struct store *st, int64_t now, void (*fn)(void *ctx,
+			   const struct checkout *c), void *ctx)
+{
+	sqlite3 *db;
+	int err = 0, rc;
+	struct checkout due[64];
+	int n = 0;
+	sqlite3_stmt *q = store_prepare(st, sql_co_due, &db, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, now);
+	while (n < 64 && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		read_checkout(q, &due[n++]);
+	store_done(q);
+	for (int i = 0; i < n; i++) {
+		sqlite3_stmt *u = store_prepare(st, sql_co_expire, &db, &err);
+		if (!u)
+			return err;
+		sqlite3_bind_int64(u, 1, due[i].id);
+		rc = sqlite3_step(u);
+		store_done(u);
+		if (rc == SQLITE_DONE && sqlite3_changes(db) == 1 && fn)
+			fn(ctx, &due[i]);
+	}
+	return n ? bump(st) : 0;
 }

@@ -1,0 +1,397 @@
+/* checkout, checkouts, return: sensitive records are reported to
+ * administration before use and returned after (R3.5).
+ *
+ * Only someone whose grants reach a sensitive class at all may check it out
+ * (interns and temps never do under the default policy); the policy's
+ * checkout statement sets the longest duration, the most open checkouts per
+ * person, the hours, and whose checkouts administration approves first. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "access.h"
+#include "cmd.h"
+#include "names.h"
+
+static int64_t parse_id(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *end || v <= 0 ? 0 : (int64_t)v;
+}
+
+static const struct staff *register_of(struct cmd_env *e)
+{
+	int err = 0;
+	const struct staff *s = staff_current(e->v->st, 0, &err);
+	if (!s)
+		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
+	return s;
+}
+
+static int finish(struct cmd_env *e, int err, const char *what)
+{
+	if (!err)
+		err = store_commit(e->v->st);
+	else
+		store_rollback(e->v->st);
+	if (err == ESTALE) {
+		fprintf(e->err, "custctl: refused: %s: it is no longer at that step\n", what);
+		return CMD_REFUSED;
+	}
+	if (err) {
+		fprintf(e->err, "custctl: cannot %s: %s\n", what, strerror(err));
+		return CMD_REFUSED;
+	}
+	if (e->staff_changed)
+		e->staff_changed(e->ctx);
+	return CMD_OK;
+}
+
+static void describe(const struct checkout *c, const char *customer, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s%s", customer, c->field[0] || c->cls[0] ? "/" : "",
+		 c->field[0] ? c->field : c->cls);
+}
+
+/* ---- checkout TARGET --purpose P --for D ---- */
+
+static int checkout_new(struct cmd_env *e, const char *target, const char *purpose,
+			const char *dur, bool json)
+{
+	const struct policy *p = e->pol;
+	const struct employee *me = e->me;
+	char what[NAME_MAX_BYTES * 2 + 2];
+	struct customer c;
+	struct checkout co;
+
+	memset(&co, 0, sizeof co);
+	if (e->root || !me || me->departed) {
+		fprintf(e->err, "custctl: refused: checkouts are staff's, each for themself\n");
+		return CMD_REFUSED;
+	}
+	if (!purpose || !purpose[0] || strlen(purpose) >= sizeof co.purpose ||
+	    !utf8_valid(purpose, strlen(purpose))) {
+		fprintf(e->err, "custctl: a checkout declares its purpose (--purpose TEXT, R3.5)\n");
+		return CMD_USAGE;
+	}
+	int64_t secs = dur ? policy_parse_duration(dur) : -1;
+	if (secs <= 0) {
+		fprintf(e->err, "custctl: a checkout has a time limit (--for 30m, 2h, ...)\n");
+		return CMD_USAGE;
+	}
+	snprintf(what, sizeof what, "%s", target);
+	char *slash = strchr(what, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (vault_customer_by_name(e->v, what, &c) != 0) {
+		fprintf(e->err, "custctl: no customer '%s'\n", what);
+		return CMD_REFUSED;
+	}
+	const struct field_def *one = slash ? catalog_field(p->cat, slash) : NULL;
+	const struct field_class *cls = slash && !one ? catalog_class(p->cat, slash) : NULL;
+	if (slash && !one && !cls) {
+		fprintf(e->err, "custctl: '%s' is neither a field nor a class\n", slash);
+		return CMD_REFUSED;
+	}
+	co.employee_id = me->id;
+	co.customer_id = c.id;
+	snprintf(co.field, sizeof co.field, "%s", one ? one->name : "");
+	snprintf(co.cls, sizeof co.cls, "%s", cls ? cls->name : "");
+	snprintf(co.purpose, sizeof co.purpose, "%s", purpose);
+
+	/* Every sensitive field it covers must be one the person's grants reach:
+	 * the decision without a checkout must say "checkout required". */
+	char today[DATE_LEN];
+	staff_today(today);
+	const struct checkout_rule *rule = NULL;
+	int covered = 0;
+	struct decision d = { 0 };
+	for (size_t i = 0; i < p->cat->nfields; i++) {
+		const struct field_def *f = &p->cat->fields[i];
+		if (!f->cls->sensitive || !checkout_covers(&co, c.id, f))
+			continue;
+		struct employee bare = *me;
+		bare.ncheckouts = 0; /* judge as if no checkout were open */
+		struct access_request ar = {
+			.uid = e->uid, .emp = &bare, .customer_id = c.id, .customer = c.name,
+			.field = f, .right = RIGHT_READ, .today = today, .now_ns = vault_now_ns(),
+			.view = e->view ? policy_role(p, e->view) : NULL,
+		};
+		access_decide(p, &ar, &d, NULL, NULL);
+		if (strcmp(d.rule, "checkout-required") != 0 && strcmp(d.rule, "checkout-pending")) {
+			if (one || cls) {
+				fprintf(e->err, "custctl: refused: %s: %s [%s]\n", f->name, d.reason,
+					d.rule);
+				return CMD_REFUSED;
+			}
+			continue; /* a whole customer: only the classes the person reaches */
+		}
+		const struct checkout_rule *r = policy_checkout_rule(p, f->cls);
+		if (!r) {
+			fprintf(e->err, "custctl: refused: the policy has no checkout for class %s\n",
+				f->cls->name);
+			return CMD_REFUSED;
+		}
+		if (rule && rule != r && !one && !cls) {
+			fprintf(e->err, "custctl: refused: name one class (CUSTOMER/CLASS): its "
+					"sensitive classes are checked out under different rules\n");
+			return CMD_REFUSED;
+		}
+		rule = r;
+		covered++;
+	}
+	if (!covered) {
+		fprintf(e->err, "custctl: refused: %s: %s\n", target,
+			d.rule ? d.reason : "no sensitive field there that your grants reach");
+		return CMD_REFUSED;
+	}
+	if (!cls && !one)
+		snprintf(co.cls, sizeof co.cls, "%s", rule->cls->name);
+	if (secs > rule->max_s) {
+		fprintf(e->err, "custctl: refused: class %s is checked out for at most %llds "
+				"(%s asked)\n", rule->cls->name, (long long)rule->max_s, dur);
+		return CMD_REFUSED;
+	}
+	if (rule->from_min >= 0) {
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		int m = tm.tm_hour * 60 + tm.tm_min;
+		if (m < rule->from_min || m >= rule->to_min) {
+			fprintf(e->err, "custctl: refused: class %s is checked out between %02d:%02d "
+					"and %02d:%02d only\n", rule->cls->name, rule->from_min / 60,
+				rule->from_min % 60, rule->to_min / 60, rule->to_min % 60);
+			return CMD_REFUSED;
+		}
+	}
+	int live = 0;
+	for (size_t i = 0; i < me->ncheckouts; i++)
+		live += me->checkouts[i].status == CO_PENDING ||
+			(me->checkouts[i].status == CO_OPEN &&
+			 me->checkouts[i].expires_ns > vault_now_ns());
+	if (rule->limit && live >= rule->limit) {
+		fprintf(e->err, "custctl: refused: you hold %d open or pending checkouts; the limit "
+				"is %d (custctl return ID)\n", live, rule->limit);
+		return CMD_REFUSED;
+	}
+	const struct stafftype *st = policy_stafftype(p, me->staff_type);
+	bool needs_approval = st && rule->approval[st - p->stafftypes];
+	co.duration_s = secs;
+	co.status = needs_approval ? CO_PENDING : CO_OPEN;
+	co.expires_ns = needs_approval ? 0 : vault_now_ns() + secs * 1000000000LL;
+	int64_t id = 0;
+	int err = store_begin(e->v->st, true);
+	if (!err)
+		err = staff_checkout_add(e->v->st, &co, &id);
+	if (finish(e, err, "register the checkout"))
+		return CMD_REFUSED;
+	char desc[NAME_MAX_BYTES * 2 + 2];
+	describe(&co, c.name, desc, sizeof desc);
+	if (json) {
+		fprintf(e->out, "{\"id\":%lld,\"status\":\"%s\",\"target\":", (long long)id,
+			checkout_status_name(co.status));
+		cmd_json_str(e->out, desc);
+		fprintf(e->out, ",\"expires_ns\":%lld,\"seconds\":%lld}\n", (long long)co.expires_ns,
+			(long long)secs);
+	} else if (needs_approval) {
+		fprintf(e->out, "checkout #%lld of %s registered with administration; it opens when "
+				"they approve it (custctl checkout approve %lld)\n", (long long)id, desc,
+			(long long)id);
+	} else {
+		char until[32];
+		cmd_time(co.expires_ns, until);
+		fprintf(e->out, "checkout #%lld of %s is open until %s; return it when done "
+				"(custctl return %lld)\n", (long long)id, desc, until, (long long)id);
+	}
+	return CMD_OK;
+}
+
+static int checkout_decide(struct cmd_env *e, int64_t id, bool approve, const char *note)
+{
+	struct checkout co;
+	if (!cmd_may(e, PROC_APPROVE, approve ? "approving checkouts" : "denying checkouts"))
+		return CMD_REFUSED;
+	if (staff_checkout_get(e->v->st, id, &co) != 0) {
+		fprintf(e->err, "custctl: no checkout #%lld\n", (long long)id);
+		return CMD_REFUSED;
+	}
+	if (e->me && e->me->id == co.employee_id) {
+		fprintf(e->err, "custctl: refused: nobody approves their own checkout\n");
+		return CMD_REFUSED;
+	}
+	if (co.status != CO_PENDING) {
+		fprintf(e->err, "custctl: refused: checkout #%lld is %s, not waiting for approval\n",
+			(long long)id, checkout_status_name(co.status));
+		return CMD_REFUSED;
+	}
+	if (!approve && (!note || !note[0])) {
+		fprintf(e->err, "custctl: a denial states its reason (--reason TEXT)\n");
+		return CMD_USAGE;
+	}
+	int64_t expires = vault_now_ns() + co.duration_s * 1000000000LL;
+	int err = store_begin(e->v->st, true);
+	if (!err)
+		err = staff_checkout_step(e->v->st, id, CO_PENDING, approve ? CO_OPEN : CO_DENIED,
+					  e->me ? e->me->id : 0, expires);
+	if (finish(e, err, approve ? "approve" : "deny"))
+		return CMD_REFUSED;
+	char until[32];
+	cmd_time(expires, until);
+	if (approve)
+		fprintf(e->out, "checkout #%lld approved; open until %s\n", (long long)id, until);
+	else
+		fprintf(e->out, "checkout #%lld denied: %s\n", (long long)id, note);
+	return CMD_OK;
+}
+
+int cmd_checkout(struct cmd_env *e, int argc, char **argv)
+{
+	const char *purpose = NULL, *dur = NULL, *note = NULL, *reason = NULL;
+	bool json = false;
+	const struct cmd_opt opts[] = {
+		{ "purpose", true, &purpose, NULL }, { "for", true, &dur, NULL },
+		{ "note", true, &note, NULL },       { "reason", true, &reason, NULL },
+		{ "json", false, NULL, &json },      { NULL, false, NULL, NULL },
+	};
+	char *pos[2];
+	int npos;
+	if (cmd_parse(e, argc, argv, opts, pos, 2, &npos) || npos < 1)
+		goto usage;
+	if (!register_of(e))
+		return CMD_REFUSED;
+	if (npos == 2 && (!strcmp(pos[0], "approve") || !strcmp(pos[0], "deny"))) {
+		int64_t id = parse_id(pos[1]);
+		if (!id)
+			goto usage;
+		return checkout_decide(e, id, pos[0][0] == 'a', reason ? reason : note);
+	}
+	if (npos == 1)
+		return checkout_new(e, pos[0], purpose, dur, json);
+usage:
+	fprintf(e->err,
+		"usage: custctl checkout CUSTOMER[/FIELD|/CLASS] --purpose TEXT --for DURATION [--json]\n"
+		"       custctl checkout approve ID            (administration)\n"
+		"       custctl checkout deny ID --reason TEXT (administration)\n"
+		"       custctl return ID | --all\n"
+		"       custctl checkouts [--all] [--json]\n"
+		"       custctl with-checkout TARGET --purpose TEXT --for DURATION -- COMMAND ...\n");
+	return CMD_USAGE;
+}
+
+/* ---- checkouts, return ---- */
+
+struct co_print {
+	struct cmd_env *e;
+	const struct staff *s;
+	bool json;
+	bool all;
+	int64_t now;
+};
+
+static int print_co(void *ctx, const struct checkout *co)
+{
+	struct co_print *cp = ctx;
+	struct cmd_env *e = cp->e;
+	const struct employee *who = cmd_employee_by_id(cp->s, co->employee_id);
+	struct customer c;
+	char desc[NAME_MAX_BYTES * 2 + 2], left[64];
+	bool live = co->status == CO_OPEN || co->status == CO_PENDING;
+	if (!cp->all && !live)
+		return 0;
+	if (vault_customer_get(e->v, co->customer_id, &c) != 0)
+		snprintf(c.name, sizeof c.name, "#%lld", (long long)co->customer_id);
+	describe(co, c.name, desc, sizeof desc);
+	bool overdue = co->status == CO_OPEN && co->expires_ns <= cp->now;
+	if (co->status == CO_OPEN && !overdue)
+		snprintf(left, sizeof left, "%lldm left",
+			 (long long)((co->expires_ns - cp->now) / 60000000000LL) + 1);
+	else
+		snprintf(left, sizeof left, "%s", overdue ? "EXPIRED, unreturned" :
+			 co->status == CO_EXPIRED ? "expired unreturned" : "-");
+	if (cp->json) {
+		fprintf(e->out, "{\"id\":%lld,\"login\":", (long long)co->id);
+		cmd_json_str(e->out, who ? who->login : "?");
+		fprintf(e->out, ",\"target\":");
+		cmd_json_str(e->out, desc);
+		fprintf(e->out, ",\"status\":\"%s\",\"overdue\":%s,\"purpose\":",
+			overdue ? "expired" : checkout_status_name(co->status), overdue ? "true" : "false");
+		cmd_json_str(e->out, co->purpose);
+		fprintf(e->out, ",\"expires_ns\":%lld,\"seconds_left\":%lld}\n",
+			(long long)co->expires_ns,
+			(long long)(co->status == CO_OPEN && !overdue ? (co->expires_ns - cp->now) / 1000000000
+								       : 0));
+	} else {
+		fprintf(e->out, "%5lld  %-14s %-28s %-9s %-20s %s\n", (long long)co->id,
+			who ? who->login : "?", desc, overdue ? "expired" : checkout_status_name(co->status),
+			left, co->purpose);
+	}
+	return 0;
+}
+
+int cmd_checkouts(struct cmd_env *e, int argc, char **argv)
+{
+	bool json = false, all = false;
+	const struct cmd_opt opts[] = { { "json", false, NULL, &json }, { "all", false, NULL, &all },
+					{ NULL, false, NULL, NULL } };
+	char *pos[1];
+	int npos;
+	if (cmd_parse(e, argc, argv, opts, pos, 0, &npos)) {
+		fprintf(e->err, "usage: custctl checkouts [--all] [--json]\n");
+		return CMD_USAGE;
+	}
+	const struct staff *s = register_of(e);
+	if (!s)
+		return CMD_REFUSED;
+	/* Mine; administration and the information management group see everyone's. */
+	bool everyone = e->root || (e->me && ((e->pol->procedure[PROC_APPROVE] &&
+					       !strcmp(e->me->department,
+						       e->pol->procedure[PROC_APPROVE]->name)) ||
+					      strcmp(e->me->group_role, "none")));
+	if (!everyone && !e->me) {
+		fprintf(e->err, "custctl: uid %u is not on the staff register\n", (unsigned)e->uid);
+		return CMD_REFUSED;
+	}
+	struct co_print cp = { e, s, json, all, vault_now_ns() };
+	if (!json)
+		fprintf(e->out, "%5s  %-14s %-28s %-9s %-20s %s\n", "ID", "LOGIN", "WHAT", "STATUS",
+			"TIME", "PURPOSE");
+	return staff_checkouts_list(e->v->st, everyone ? 0 : e->me->id, print_co, &cp)
+		       ? CMD_REFUSED : CMD_OK;
+}
+
+int cmd_return(struct cmd_env *e, int argc, char **argv)
+{
+	bool all = false;
+	const struct cmd_opt opts[] = { { "all", false, NULL, &all }, { NULL, false, NULL, NULL } };
+	char *pos[1];
+	int npos;
+	if (cmd_parse(e, argc, argv, opts, pos, 1, &npos) || (npos == 1) == all) {
+		fprintf(e->err, "usage: custctl return ID | --all\n");
+		return CMD_USAGE;
+	}
+	const struct staff *s = register_of(e);
+	if (!s || !e->me) {
+		fprintf(e->err, "custctl: refused: checkouts are returned by the staff who hold them\n");
+		return CMD_REFUSED;
+	}
+	int n = 0, err = store_begin(e->v->st, true);
+	for (size_t i = 0; !err && i < e->me->ncheckouts; i++) {
+		const struct checkout *co = &e->me->checkouts[i];
+		if (!all && co->id != parse_id(pos[0]))
+			continue;
+		err = staff_checkout_step(e->v->st, co->id, co->status, CO_RETURNED, e->me->id, 0);
+		n++;
+	}
+	if (!err && n == 0 && !all) {
+		store_rollback(e->v->st);
+		fprintf(e->err, "custctl: you hold no open checkout #%s\n", pos[0]);
+		return CMD_REFUSED;
+	}
+	if (finish(e, err, "return"))
+		return CMD_REFUSED;
+	fprintf(e->out, "%d checkout%s returned; access through %s ends now\n", n,
+		n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	return CMD_OK;
+}
