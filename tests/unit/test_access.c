@@ -259,6 +259,50 @@ static void test_default_deny(const struct policy *p)
 	check_ctx("%s", "");
 }
 
+/* R3.5: an open, covering, unexpired checkout opens a sensitive field. */
+static void test_checkouts(const struct policy *p)
+{
+	struct grant g;
+	struct employee e = person("admin", "formal", &g, "finance-clerk");
+	const struct field_def *credit = catalog_field(p->cat, "credit_limit");
+	const struct field_def *idno = catalog_field(p->cat, "id_number");
+	struct checkout co = { .id = 9, .customer_id = 42, .status = CO_OPEN,
+			       .expires_ns = 2000, .purpose = "review" };
+	snprintf(co.cls, sizeof co.cls, "finance");
+	e.checkouts = &co;
+	e.ncheckouts = 1;
+	struct access_request req = {
+		.uid = e.uid, .emp = &e, .customer_id = 42, .customer = "C42", .field = credit,
+		.right = RIGHT_READ, .today = "2026-11-30", .now_ns = 1000,
+	};
+	struct decision d;
+	check_ctx("R3.5 open checkout");
+	access_decide(p, &req, &d, NULL, NULL);
+	CHECK(d.allow);
+	CHECK_STR(d.rule, "checkout");
+	CHECK(d.checkout_id == 9);
+	check_ctx("R3.5 after its end");
+	req.now_ns = 2000;
+	access_decide(p, &req, &d, NULL, NULL);
+	CHECK_STR(d.rule, "checkout-required");
+	check_ctx("R3.5 another customer");
+	req.now_ns = 1000;
+	req.customer_id = 43;
+	access_decide(p, &req, &d, NULL, NULL);
+	CHECK(!d.allow);
+	check_ctx("R3.5 another class");
+	req.customer_id = 42;
+	req.field = idno;
+	access_decide(p, &req, &d, NULL, NULL);
+	CHECK(!d.allow);
+	check_ctx("R3.5 pending");
+	co.status = CO_PENDING;
+	req.field = credit;
+	access_decide(p, &req, &d, NULL, NULL);
+	CHECK_STR(d.rule, "checkout-pending");
+	check_ctx("%s", "");
+}
+
 /* -o view=production: a view narrows, never widens (R2.3). */
 static void test_views(const struct policy *p)
 {
@@ -307,7 +351,13 @@ static void test_policy_errors(void)
 		  "a.conf:1: staff type 'i' masks field 'phone', which has no mask statement\n" },
 		{ "stafftype formal max-level 4\nboss everyone\n",
 		  "a.conf:2: unknown statement 'boss' (expected stafftype, department, role, "
-		  "procedure or mask)\n" },
+		  "procedure, checkout or mask)\n" },
+		{ "stafftype formal max-level 4\ncheckout basic max 8h\n",
+		  "a.conf:2: checkout: 'basic' is not a sensitive class\n" },
+		{ "stafftype formal max-level 4\ncheckout finance max forever\n",
+		  "a.conf:2: checkout: 'forever' is not a duration (like 90m, 8h, 2d)\n" },
+		{ "stafftype formal max-level 4\ncheckout finance max 8h hours 20:00-08:00\n",
+		  "a.conf:2: checkout: hours are HH:MM-HH:MM, the first earlier\n" },
 		{ "stafftype formal max-level 4\nprocedure approve department nowhere\n",
 		  "a.conf:2: procedure approve: unknown department 'nowhere'\n" },
 		{ "stafftype formal max-level 4\nprocedure bless department d\n",
@@ -348,6 +398,7 @@ int main(void)
 	test_sensitive_roles(p);
 	test_default_deny(p);
 	test_views(p);
+	test_checkouts(p);
 	test_policy_errors();
 	policy_free(p);
 	return check_done();
