@@ -80,5 +80,6 @@ int cmd_policy(struct cmd_env *e, int argc, char **argv);
 int cmd_checkout(struct cmd_env *e, int argc, char **argv);
 int cmd_checkouts(struct cmd_env *e, int argc, char **argv);
 int cmd_return(struct cmd_env *e, int argc, char **argv);
+int cmd_audit(struct cmd_env *e, int argc, char **argv);
 
 #endif

@@ -22,6 +22,11 @@ int ctl_policy(int argc, char **argv);
 int ctl_history(int argc, char **argv);
 int ctl_import(int argc, char **argv);
 int ctl_export(int argc, char **argv);
+/* Records one of root's operations on the store files in the audit log
+ * (R5.1). 0, or errno: the operation must then not happen. */
+int ctl_audit(struct vault *v, const char *action, int64_t customer_id, const char *field,
+	      bool allow, const char *detail);
+
 /* A command that acts as a person (cmd.h): on the store files directly as
  * root (when ARGV names a store), or through the mount as the caller. */
 int ctl_person_command(int argc, char **argv);

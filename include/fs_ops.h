@@ -42,6 +42,9 @@ struct fs {
 	atomic_uint_fast64_t acl_epoch; /* bumped when custctl signals a staff change */
 	char *policy_dir;
 	char *view;           /* -o view=ROLE, or NULL */
+	char *mountpoint;     /* for audit records */
+	bool audit_durable;   /* every record waits for a power-loss-safe commit */
+	int64_t last_checkpoint_ns;
 	double entry_timeout; /* seconds the kernel may cache names and attributes */
 	int64_t mounted_ns;   /* the root directory's time */
 };
@@ -58,6 +61,9 @@ int fs_reload_policy(struct fs *fs);
  * (unreturned, R3.5). Their access already ended at their end time: every
  * decision compares it with the clock. */
 void fs_sweep_checkouts(struct fs *fs);
+
+/* Records a daemon event (mount, unmount, policy reload) in the audit log. */
+void fs_audit_event(struct fs *fs, const char *action, const char *detail);
 
 extern const struct fuse_lowlevel_ops fs_lowlevel_ops;
 

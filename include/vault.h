@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "policy.h"
 #include "crypto.h"
@@ -37,6 +38,7 @@ struct vault {
 	unsigned char store_id[STORE_ID_BYTES];
 	bool have_store_id;
 	struct policy *policy; /* as loaded at open; the daemon may swap in newer ones */
+	struct audit *audit;     /* the store's audit log (audit.db) */
 	pthread_key_t cache_key; /* each thread's customer cache (see vault.c) */
 	bool have_cache_key;
 };

@@ -218,11 +218,11 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		bool ok = r->right == RIGHT_LIST ? bits != 0 : (bits & R_WRITE) != 0;
 		if (ok) {
 			d->grant_id = via->id;
-			allow(d, &c, "grant", "grant #%lld gives you rights on customer %s",
-			      (long long)via->id, r->customer ? r->customer : "?");
+			allow(d, &c, "grant", "grant #%lld gives you rights on this customer",
+			      (long long)via->id);
 		} else {
-			deny(d, &c, "no-grant", "no grant of yours gives %s on customer %s",
-			     r->right == RIGHT_LIST ? "any right" : "write", r->customer ? r->customer : "?");
+			deny(d, &c, "no-grant", "no grant of yours gives %s on this customer",
+			     r->right == RIGHT_LIST ? "any right" : "write");
 		}
 		return;
 	}
@@ -288,8 +288,8 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		else
 			deny(d, &c, "checkout-required",
 			     "class %s is sensitive: it opens only inside a checkout registered with "
-			     "administration (R3.5): custctl checkout %s/%s --purpose ... --for ...",
-			     f->cls->name, r->customer ? r->customer : "CUSTOMER", f->name);
+			     "administration (R3.5): custctl checkout CUSTOMER/%s --purpose ... --for ...",
+			     f->cls->name, f->name);
 		return;
 	}
 	d->masked = masked;

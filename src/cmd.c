@@ -10,7 +10,7 @@ static const struct {
 	{ "whoami", cmd_whoami },   { "employee", cmd_employee }, { "grant", cmd_grant },
 	{ "explain", cmd_explain }, { "app", cmd_app },           { "appeal", cmd_appeal },
 	{ "report", cmd_report },   { "policy", cmd_policy },     { "checkout", cmd_checkout },
-	{ "checkouts", cmd_checkouts }, { "return", cmd_return },
+	{ "checkouts", cmd_checkouts }, { "return", cmd_return }, { "audit", cmd_audit },
 };
 
 bool cmd_known(const char *verb)

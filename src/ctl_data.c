@@ -205,6 +205,10 @@ int ctl_import(int argc, char **argv)
 	}
 	printf("imported %zu records (%zu new customers), %zu values from %s\n", im.records,
 	       im.new_customers, im.values, im.file);
+	char detail[PATH_MAX + 64];
+	snprintf(detail, sizeof detail, "%zu records, %zu values from %s", im.records, im.values,
+		 im.file);
+	ctl_audit(im.v, "import", 0, "", true, detail);
 	rc = CTL_OK;
 out:
 	csv_reader_free(&r);
@@ -299,8 +303,12 @@ int ctl_export(int argc, char **argv)
 			return CTL_REFUSED;
 		}
 	}
+	char *iobuf = NULL;
+	/* Every value leaves custfs here: on the record first, or not at all. */
+	if (ctl_audit(ex.v, "export", 0, "", true, outfile ? outfile : "(standard output)") != 0)
+		goto out;
 	/* Keep stdio's copy of the plaintext in locked, wiped memory too. */
-	char *iobuf = sodium_malloc(65536);
+	iobuf = sodium_malloc(65536);
 	if (iobuf)
 		setvbuf(ex.out, iobuf, _IOFBF, 65536);
 	ex.field_of = calloc(ex.v->policy->cat->nfields, sizeof *ex.field_of);

@@ -68,6 +68,13 @@ static int run_direct(int argc, char **argv, int at)
 		.staff_changed = staff_changed_direct, .ctx = (void *)store,
 	};
 	int rc = args ? cmd_run(&e, n, args) : CMD_REFUSED;
+	if (args) {
+		char detail[512];
+		size_t dl = (size_t)snprintf(detail, sizeof detail, "break-glass:");
+		for (int i = 0; i < n && dl < sizeof detail - 2; i++)
+			dl += (size_t)snprintf(detail + dl, sizeof detail - dl, " %s", args[i]);
+		ctl_audit(v, "command", 0, "", rc == 0, detail);
+	}
 	free(args);
 	vault_close(v);
 	return rc;

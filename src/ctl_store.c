@@ -111,6 +111,13 @@ int ctl_init(int argc, char **argv)
 	}
 	printf("created store %s (policy from %s, master key %s)\n", store, policy,
 	       passfile ? "wrapped with the passphrase" : "in " VAULT_KEY_FILE ", root only");
+	/* The audit log begins with the store (and its signing key). */
+	struct vault *v = ctl_open_vault(store, passfile);
+	if (!v || ctl_audit(v, "init", 0, "", true, policy) != 0) {
+		vault_close(v);
+		return CTL_REFUSED;
+	}
+	vault_close(v);
 	if (admin || tech)
 		return init_first_staff(store, passfile, admin, tech);
 	return CTL_OK;
@@ -312,6 +319,10 @@ int ctl_history(int argc, char **argv)
 	}
 	if (show) {
 		struct secbuf value = SECBUF_INIT;
+		char detail[64];
+		snprintf(detail, sizeof detail, "history: version %lld", show);
+		if (ctl_audit(v, "read", cr.id, field, true, detail) != 0)
+			goto out;
 		err = vault_read(v, fr.id, show, &value);
 		if (err == ENOENT)
 			fprintf(stderr, "custctl: %s/%s has no version %lld\n", customer, field, show);

@@ -1,5 +1,6 @@
 /* custctl: everything around the mount (init, import, export, history, policy). */
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +80,25 @@ struct vault *ctl_open_vault(const char *store, const char *passfile)
 	}
 	passphrase_free(pass);
 	return v;
+}
+
+int ctl_audit(struct vault *v, const char *action, int64_t customer_id, const char *field,
+	      bool allow, const char *detail)
+{
+	char exe[256] = "";
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	struct audit_event ev = {
+		.uid = getuid(), .login = "", .department = "", .pid = getpid(), .comm = "custctl",
+		.exe = exe, .mount = "", .view = "", .customer_id = customer_id, .field = field,
+		.cls = "", .action = action, .allow = allow, .rule = "root on the store files",
+		.reason = "", .detail = detail,
+	};
+	int rc = v->audit ? audit_append(v->audit, &ev, true) : EIO;
+	if (rc)
+		fprintf(stderr, "custctl: the audit log cannot be written (%s); nothing done\n",
+			strerror(rc));
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -32,6 +32,7 @@ struct options {
 	char *passfile;
 	char *entry_timeout;
 	char *view;
+	int audit_durable;
 	int nonopts;
 	int bad;
 };
@@ -41,6 +42,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("passfile=%s", passfile),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("view=%s", view),
+	OPT("audit_durable", audit_durable),
 	FUSE_OPT_END
 };
 
@@ -69,6 +71,8 @@ static void usage(const char *prog)
 	       "    -o passfile=FILE       read the master key's passphrase from FILE\n"
 	       "                           (default: ask on the terminal, if the key has one)\n"
 	       "    -o view=ROLE           show only what ROLE may ever see (per-role views)\n"
+	       "    -o audit_durable       every audit record survives power loss (by default\n"
+	       "                           only sensitive ones do; others survive a crash)\n"
 	       "    -o entry_timeout=SECS  how long the kernel may cache names and\n"
 	       "                           attributes (default 0: every access is decided;\n"
 	       "                           more is only safe for a single-user mount)\n\n"
@@ -241,6 +245,9 @@ int main(int argc, char *argv[])
 	/* Memory locks do not survive fork(): lock the master key again. */
 	sodium_mlock(v->master, CRYPTO_KEY_BYTES);
 	log_info("mounted %s at %s", store, cli.mountpoint);
+	fs.mountpoint = cli.mountpoint;
+	fs.audit_durable = o.audit_durable;
+	fs_audit_event(&fs, "mount", store);
 
 	if (cli.singlethread) {
 		rc = fuse_session_loop(se);
@@ -259,6 +266,11 @@ int main(int argc, char *argv[])
 	}
 	rc = rc == 0 ? EXIT_OK : EXIT_FAIL;
 	log_info("unmounted %s", cli.mountpoint);
+	fs_audit_event(&fs, "unmount", store);
+	if (v->audit) { /* a signed checkpoint at every unmount */
+		char line[512];
+		audit_checkpoint(v->audit, line, sizeof line);
+	}
 out_unmount:
 	if (have_reloader) {
 		stopping = 1;

@@ -69,6 +69,10 @@ struct handle {
 			  * torn value others could see) */
 	bool registered; /* counted in fs->inflight */
 	bool answered;   /* H_CMD: the request ran; buf holds the answer */
+	int64_t bytes_read, bytes_written; /* for the close record */
+	int64_t checkout_id;
+	char login[STAFF_WORD];  /* the opener, for records made without a request */
+	char department[STAFF_WORD];
 	struct secbuf buf; /* the plaintext this handle reads and writes */
 	struct scratch_node *sn; /* H_SCRATCH */
 };
@@ -119,6 +123,17 @@ void fs_destroy(struct fs *fs)
 	memset(fs, 0, sizeof *fs);
 }
 
+void fs_audit_event(struct fs *fs, const char *action, const char *detail)
+{
+	struct audit_event ev = {
+		.uid = getuid(), .pid = getpid(), .comm = "custfs", .exe = "",
+		.mount = fs->mountpoint ? fs->mountpoint : "", .view = fs->view ? fs->view : "",
+		.action = action, .allow = true, .rule = "", .reason = "", .detail = detail,
+	};
+	if (!fs->v->audit || audit_append(fs->v->audit, &ev, true) != 0)
+		log_err("audit: cannot record %s", action);
+}
+
 int fs_reload_policy(struct fs *fs)
 {
 	char *errs = NULL;
@@ -159,6 +174,7 @@ int fs_reload_policy(struct fs *fs)
 	fs->retired[fs->nretired++] = atomic_exchange(&fs->policy, fresh);
 	pthread_mutex_unlock(&fs->retired_lock);
 	log_info("policy reloaded from %s", fs->policy_dir);
+	fs_audit_event(fs, "policy-reload", fs->policy_dir);
 	return 0;
 }
 
@@ -183,6 +199,13 @@ void fs_sweep_checkouts(struct fs *fs)
 {
 	if (staff_checkouts_expire(fs->v->st, vault_now_ns(), log_expired, fs) == 0)
 		atomic_fetch_add(&fs->acl_epoch, 1);
+	/* A signed checkpoint of the audit chain every minute or so. */
+	int64_t now = vault_now_ns();
+	if (fs->v->audit && now - fs->last_checkpoint_ns > 60LL * 1000000000) {
+		char line[512];
+		if (audit_checkpoint(fs->v->audit, line, sizeof line) == 0)
+			fs->last_checkpoint_ns = now;
+	}
 }
 
 static struct fs *fs_of(fuse_req_t req)
@@ -268,12 +291,11 @@ static void judge(const struct who *w, const struct customer *c, const struct fi
 
 /* Decides; logs and remembers every deny of a read, write or create (the
  * person can read it in .custfs/why). 0 or EACCES. */
-static int decide(const struct who *w, const struct customer *c, const struct field_def *def,
-		  enum access_right right, struct decision *d)
+/* Remembers and logs a deny: the person can read it in .custfs/why. */
+static void note_denial(const struct who *w, const struct customer *c,
+			const struct field_def *def, enum access_right right,
+			const struct decision *d)
 {
-	judge(w, c, def, right, d);
-	if (d->allow || right == RIGHT_LIST)
-		return d->allow ? 0 : EACCES;
 	char note[NOTE_TEXT];
 	snprintf(note, sizeof note,
 		 "custfs denied %s of %s%s%s (uid %u, pid %d):\n  %s [rule: %s]\n%s\n"
@@ -286,6 +308,99 @@ static int decide(const struct who *w, const struct customer *c, const struct fi
 	log_info("deny: uid %u pid %d %s %s%s%s: %s [%s]", (unsigned)w->uid, (int)w->pid,
 		 access_right_name(right), c ? c->name : "/", def ? "/" : "", def ? def->name : "",
 		 d->reason, d->rule);
+}
+
+/* ---- the audit record of an access (R5.1) ---- */
+
+/* The process behind a request: its name and executable, cached per thread
+ * for a moment (reading /proc costs a few system calls). */
+struct proc_info {
+	pid_t pid;
+	int64_t at_ms;
+	char comm[32];
+	char exe[256];
+};
+
+static void proc_info(pid_t pid, struct proc_info *out)
+{
+	static __thread struct proc_info cache[8];
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	struct proc_info *slot = &cache[(unsigned)pid % 8];
+	if (slot->pid == pid && pid > 0 && now - slot->at_ms < 1000) {
+		*out = *slot;
+		return;
+	}
+	char path[64];
+	memset(out, 0, sizeof *out);
+	out->pid = pid;
+	out->at_ms = now;
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(out->comm, sizeof out->comm, f))
+			out->comm[strcspn(out->comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, out->exe, sizeof out->exe - 1);
+	out->exe[n > 0 ? n : 0] = '\0';
+	*slot = *out;
+}
+
+/* Writes the audit record of one access. 0, or the errno that means the access
+ * must be denied (fail closed). */
+static int audit_access(const struct who *w, const struct customer *c,
+			const struct field_def *def, const char *action, const struct decision *d,
+			int64_t bytes_read, int64_t bytes_written, const char *detail)
+{
+	struct proc_info pi;
+	proc_info(w->pid, &pi);
+	struct audit_event ev = {
+		.uid = w->uid,
+		.login = w->emp ? w->emp->login : "",
+		.department = w->emp ? w->emp->department : "",
+		.pid = w->pid,
+		.comm = pi.comm,
+		.exe = pi.exe,
+		.mount = w->fs->mountpoint ? w->fs->mountpoint : "",
+		.view = w->fs->view ? w->fs->view : "",
+		.customer_id = c ? c->id : 0,
+		.field = def ? def->name : "",
+		.cls = def ? def->cls->name : "",
+		.action = action,
+		.allow = d ? d->allow : true,
+		.rule = d ? d->rule : "",
+		.reason = d ? d->reason : "",
+		.checkout_id = d ? d->checkout_id : 0,
+		.bytes_read = bytes_read,
+		.bytes_written = bytes_written,
+		.detail = detail,
+	};
+	/* A sensitive access waits for a commit that survives power loss. */
+	bool durable = (def && def->cls->sensitive) || w->fs->audit_durable;
+	int rc = w->fs->v->audit ? audit_append(w->fs->v->audit, &ev, durable) : EIO;
+	if (rc)
+		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
+			action, (unsigned)w->uid, strerror(rc));
+	return rc ? EACCES : 0;
+}
+
+/* Decides an access that is recorded (a read, write or create), writes its
+ * audit record, and notes a deny. 0 or EACCES; a record that cannot be
+ * written is a deny. */
+static int decide(const struct who *w, const struct customer *c, const struct field_def *def,
+		  enum access_right right, struct decision *d)
+{
+	judge(w, c, def, right, d);
+	if (right == RIGHT_LIST)
+		return d->allow ? 0 : EACCES;
+	if (audit_access(w, c, def, access_right_name(right), d, 0, 0, NULL) != 0)
+		return EACCES;
+	if (d->allow)
+		return 0;
+	note_denial(w, c, def, right, d);
 	return EACCES;
 }
 
@@ -659,6 +774,25 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY;
 }
 
+/* The request context of a handle's opener (release and commits arrive
+ * without one). */
+static void who_of_handle(struct fs *fs, const struct handle *h, struct who *w,
+			  struct employee *emp)
+{
+	memset(w, 0, sizeof *w);
+	w->fs = fs;
+	w->pol = atomic_load(&fs->policy);
+	w->cat = w->pol->cat;
+	w->uid = h->uid;
+	w->pid = h->pid;
+	memset(emp, 0, sizeof *emp);
+	if (h->login[0]) {
+		snprintf(emp->login, sizeof emp->login, "%s", h->login);
+		snprintf(emp->department, sizeof emp->department, "%s", h->department);
+		w->emp = emp;
+	}
+}
+
 /* Stores a handle's contents as a new version if they changed (or, with
  * EMPTIED_TOO, were emptied). Call with h->lock held. */
 static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_too)
@@ -680,6 +814,16 @@ static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emp
 		return rc;
 	}
 	h->dirty = h->emptied = false;
+	/* The new version, on the record (the value never is). */
+	struct who hw;
+	struct employee emp;
+	char detail[48];
+	who_of_handle(fs, h, &hw, &emp);
+	struct customer c = { .id = h->customer_id };
+	snprintf(c.name, sizeof c.name, "%s", h->customer);
+	snprintf(detail, sizeof detail, "version %lld", (long long)res.version);
+	struct decision d = { .allow = true, .rule = "write", .checkout_id = h->checkout_id };
+	audit_access(&hw, &c, catalog_field(hw.cat, h->field), "version", &d, 0, 0, detail);
 	return 0;
 }
 
@@ -692,6 +836,7 @@ struct open_ctx {
 	struct customer c;
 	const struct field_def *def;
 	bool masked;
+	int64_t checkout_id;
 };
 
 /* The decision of an open(), taken on the field's row before any decryption. */
@@ -710,13 +855,27 @@ static int open_gate(void *p, const struct field_row *f)
 		return ENOENT; /* no longer in the catalogue */
 	if (!o->creating && (rc = visible(o->w, &o->c, o->def)))
 		return rc;
-	if ((o->flags & O_ACCMODE) != O_WRONLY &&
-	    (rc = decide(o->w, &o->c, o->def, RIGHT_READ, &d)))
-		return rc;
-	o->masked = d.masked;
-	if (wants_write(o->flags) &&
-	    (rc = decide(o->w, &o->c, o->def, o->creating ? RIGHT_CREATE : RIGHT_WRITE, &d)))
-		return rc;
+	/* One decision and one audit record per open(), right before decryption. */
+	struct decision rd = { 0 }, wd = { 0 };
+	bool want_r = (o->flags & O_ACCMODE) != O_WRONLY, want_w = wants_write(o->flags);
+	enum access_right wright = o->creating ? RIGHT_CREATE : RIGHT_WRITE;
+	if (want_r)
+		judge(o->w, &o->c, o->def, RIGHT_READ, &rd);
+	if (want_w)
+		judge(o->w, &o->c, o->def, wright, &wd);
+	const struct decision *fail = want_r && !rd.allow ? &rd : want_w && !wd.allow ? &wd : NULL;
+	const struct decision *rep = fail ? fail : want_r ? &rd : &wd;
+	const char *action = o->creating ? "open-create" : want_r && want_w ? "open-rw"
+						      : want_r ? "open-read" : "open-write";
+	if (audit_access(o->w, &o->c, o->def, action, rep, 0, 0, NULL) != 0)
+		return EACCES;
+	if (fail) {
+		note_denial(o->w, &o->c, o->def, fail == &rd ? RIGHT_READ : wright, fail);
+		return EACCES;
+	}
+	o->masked = rd.masked;
+	o->checkout_id = rep->checkout_id;
+	(void)d;
 	return 0;
 }
 
@@ -755,6 +914,11 @@ static int open_field(const struct who *w, int64_t field_id, int flags, bool cre
 	snprintf(h->customer, sizeof h->customer, "%s", o.c.name);
 	h->writable = wr;
 	h->masked = o.masked;
+	h->checkout_id = o.checkout_id;
+	if (w->emp) {
+		snprintf(h->login, sizeof h->login, "%s", w->emp->login);
+		snprintf(h->department, sizeof h->department, "%s", w->emp->department);
+	}
 	h->emptied = emptied;
 	h->append = wr && (flags & O_APPEND);
 	if (wr) {
@@ -923,7 +1087,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			else
 				rc = open_field(&w, f.id, fi->flags, false, &h);
 		} else if (rc == 0 || rc == ENOENT) {
-			rc = decide(&w, &c, def, RIGHT_CREATE, &d);
+			/* open_gate records the open; a deny here is recorded by decide. */
+			judge(&w, &c, def, RIGHT_CREATE, &d);
+			rc = d.allow ? 0 : decide(&w, &c, def, RIGHT_CREATE, &d);
 			if (!rc) /* an invisible placeholder until its first version commits */
 				rc = store_field_ensure(w.fs->v->st, pid, name, &field_id);
 			if (!rc)
@@ -935,7 +1101,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			rc = attr_field(&w, &st, &c, def, &f);
 	} else {
 		struct scratch_node *n = NULL;
-		rc = decide(&w, &c, NULL, RIGHT_WRITE, &d);
+		judge(&w, &c, NULL, RIGHT_WRITE, &d); /* scratch files: only denials are recorded */
+		rc = d.allow ? 0 : decide(&w, &c, NULL, RIGHT_WRITE, &d);
 		if (!rc)
 			rc = scratch_create(w.fs->scratch, pid, name, w.uid, mode, &n);
 		if (rc == EEXIST && !(fi->flags & O_EXCL)) {
@@ -963,6 +1130,21 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 /* Whether the person who opened H may still do RIGHT to its field: a grant
  * revoked, a job change, a departure (R4.3) or a returned checkout ends access
  * through files already open too, at their next read or write. In-memory. */
+/* Records the close of a field handle: what was read and written (R5.1). */
+static void audit_close_handle(struct fs *fs, const struct handle *h)
+{
+	struct who w;
+	struct employee emp;
+	if (h->kind != H_FIELD)
+		return;
+	who_of_handle(fs, h, &w, &emp);
+	struct customer c = { .id = h->customer_id };
+	snprintf(c.name, sizeof c.name, "%s", h->customer);
+	struct decision d = { .allow = true, .rule = "close", .checkout_id = h->checkout_id };
+	audit_access(&w, &c, catalog_field(w.cat, h->field), "close", &d, h->bytes_read,
+		     h->bytes_written, NULL);
+}
+
 static int still_allowed(struct fs *fs, const struct handle *h, enum access_right right)
 {
 	if (h->kind != H_FIELD || h->uid == 0)
@@ -990,6 +1172,10 @@ static int still_allowed(struct fs *fs, const struct handle *h, enum access_righ
 	log_info("deny: uid %u %s %s/%s on an open file: %s [%s]", (unsigned)h->uid,
 		 access_right_name(right), h->customer, h->field,
 		 d.allow ? "its masking changed" : d.reason, d.allow ? "mask" : d.rule);
+	w.pid = h->pid;
+	d.allow = false;
+	audit_access(&w, &c, def, right == RIGHT_READ ? "read-open-file" : "write-open-file", &d,
+		     0, 0, NULL);
 	return EACCES;
 }
 
@@ -1016,6 +1202,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = 0;
 	else if (size > len - (size_t)off)
 		size = len - (size_t)off;
+	h->bytes_read += (int64_t)size;
 	/* fuse_reply_buf copies into the kernel before returning. */
 	fuse_reply_buf(req, size ? (const char *)b->data + off : NULL, size);
 	pthread_mutex_unlock(lock);
@@ -1053,6 +1240,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			h->sn->mtime_ns = vault_now_ns();
 		} else {
 			h->dirty = true;
+			h->bytes_written += (int64_t)size;
 			if (h->registered)
 				inflight_set_size(fs->inflight, h->field_id, b->len);
 		}
@@ -1289,6 +1477,22 @@ static void answer_command(struct fs *fs, struct handle *h)
 		code = cmd_run(&env, argc, argv);
 		log_info("command: uid %u pid %d: %s %s: exit %d", (unsigned)h->uid, (int)h->pid,
 			 argv[0], argc > 1 ? argv[1] : "", code);
+		/* On the record: the words (never values: commands carry none). */
+		char detail[512], rule[32];
+		size_t dl = 0;
+		detail[0] = '\0';
+		for (int i = 0; i < argc && dl < sizeof detail - 2; i++) {
+			char shown[NAME_LOG_MAX];
+			dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s", i ? " " : "",
+					       name_for_log(argv[i], shown));
+		}
+		snprintf(rule, sizeof rule, "exit %d", code);
+		struct who cw;
+		struct employee emp;
+		who_of_handle(fs, h, &cw, &emp);
+		cw.emp = env.me;
+		struct decision d = { .allow = code == 0, .rule = rule };
+		audit_access(&cw, NULL, NULL, "command", &d, 0, 0, detail);
 	}
 reply:
 	if (out)
@@ -1345,6 +1549,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if ((h->dirty || h->emptied) && commit_locked(fs, h, false, true) != 0)
 		log_warn("discarded unsaved changes: uid %u %s/%s", (unsigned)h->uid, h->customer,
 			 h->field);
+	audit_close_handle(fs, h);
 	pthread_mutex_unlock(&h->lock);
 	handle_free(fs, h);
 	fuse_reply_err(req, 0);

@@ -268,7 +268,7 @@ static int conn_open(const char *path, bool create, struct conn **out)
 		return e;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_busy_timeout(c->db, 5000);
 	/* temp_store=MEMORY: sqlite never writes temp files; foreign keys guard ids. */
 	rc = sqlite3_exec(c->db,
 			  "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
@@ -405,6 +405,12 @@ static int exec_simple(struct store *st, enum stmt_id id)
 
 int store_open(const char *dbpath, bool create, struct store **out)
 {
+	return store_open_schema(dbpath, create, schema_sql, schema_staff_sql, out);
+}
+
+int store_open_schema(const char *dbpath, bool create, const char *create_sql,
+		      const char *upgrade_sql, struct store **out)
+{
 	struct store *st = calloc(1, sizeof *st);
 	struct conn *c = NULL;
 	int err;
@@ -431,7 +437,7 @@ int store_open(const char *dbpath, bool create, struct store **out)
 		err = conn_open(dbpath, true, &c);
 		if (err)
 			goto fail;
-		int rc = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL);
+		int rc = sqlite3_exec(c->db, create_sql, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			err = map_rc(c->db, rc, "create schema");
 			conn_close(c);
@@ -444,7 +450,7 @@ int store_open(const char *dbpath, bool create, struct store **out)
 	struct conn *main_conn = conn_get(st, &err);
 	if (!main_conn)
 		goto fail;
-	int rc = sqlite3_exec(main_conn->db, schema_staff_sql, NULL, NULL, NULL);
+	int rc = upgrade_sql ? sqlite3_exec(main_conn->db, upgrade_sql, NULL, NULL, NULL) : SQLITE_OK;
 	if (rc != SQLITE_OK) {
 		err = map_rc(main_conn->db, rc, "upgrade schema");
 		store_close(st);

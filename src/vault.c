@@ -276,6 +276,8 @@ void vault_store_detach(struct vault *v)
 {
 	store_close(v->st);
 	v->st = NULL;
+	audit_close(v->audit);
+	v->audit = NULL;
 }
 
 int vault_store_attach(struct vault *v, char *err, size_t errlen)
@@ -301,7 +303,8 @@ int vault_store_attach(struct vault *v, char *err, size_t errlen)
 	}
 	memcpy(v->store_id, id, sizeof id);
 	v->have_store_id = true;
-	return 0;
+	err[0] = '\0';
+	return audit_open(v->dir, v->master, v->store_id, &v->audit, err, errlen);
 }
 
 void vault_close(struct vault *v)
@@ -309,6 +312,7 @@ void vault_close(struct vault *v)
 	if (!v)
 		return;
 	store_close(v->st);
+	audit_close(v->audit);
 	if (v->have_cache_key) {
 		free(pthread_getspecific(v->cache_key));
 		pthread_key_delete(v->cache_key);

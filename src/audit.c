@@ -1,0 +1,667 @@
+#include "audit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "store_internal.h"
+
+struct audit {
+	struct store *st;
+	unsigned char store_id[16];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char *sk; /* sodium_malloc'd, read-only */
+};
+
+static const char audit_schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE audit("
+	"  seq INTEGER PRIMARY KEY,"
+	"  time_ns INTEGER NOT NULL, uid INTEGER NOT NULL, login TEXT NOT NULL,"
+	"  department TEXT NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL, exe TEXT NOT NULL,"
+	"  mount TEXT NOT NULL, view TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+	"  field TEXT NOT NULL, class TEXT NOT NULL, action TEXT NOT NULL, allow INTEGER NOT NULL,"
+	"  rule TEXT NOT NULL, reason TEXT NOT NULL, checkout_id INTEGER NOT NULL,"
+	"  bytes_read INTEGER NOT NULL, bytes_written INTEGER NOT NULL, detail TEXT NOT NULL,"
+	"  prev BLOB NOT NULL, hash BLOB NOT NULL);"
+	"CREATE INDEX audit_time ON audit(time_ns);"
+	"CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
+	"  time_ns INTEGER NOT NULL, sig BLOB NOT NULL);"
+	/* The chain already shows tampering; the triggers stop honest mistakes. */
+	"CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit "
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit "
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+static const char sql_last[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+static const char sql_insert[] =
+	"INSERT INTO audit(seq, time_ns, uid, login, department, pid, comm, exe, mount, view, "
+	"customer_id, field, class, action, allow, rule, reason, checkout_id, bytes_read, "
+	"bytes_written, detail, prev, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+	"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+static const char sql_all[] =
+	"SELECT seq, time_ns, uid, login, department, pid, comm, exe, mount, view, customer_id, "
+	"field, class, action, allow, rule, reason, checkout_id, bytes_read, bytes_written, "
+	"detail, prev, hash FROM audit ORDER BY seq";
+static const char sql_query[] =
+	"SELECT seq, time_ns, uid, login, department, pid, comm, exe, mount, view, customer_id, "
+	"field, class, action, allow, rule, reason, checkout_id, bytes_read, bytes_written, "
+	"detail, prev, hash FROM audit WHERE (?1 = 0 OR time_ns >= ?1) AND (?2 = 0 OR time_ns < ?2) "
+	"AND (?3 IS NULL OR login = ?3) AND (?4 IS NULL OR department = ?4) "
+	"AND (?5 = 0 OR customer_id = ?5) AND (?6 IS NULL OR class = ?6) "
+	"AND (?7 IS NULL OR action = ?7) AND (?8 < 0 OR allow = ?8) ORDER BY seq";
+static const char sql_sample[] =
+	"SELECT seq, time_ns, uid, login, department, pid, comm, exe, mount, view, customer_id, "
+	"field, class, action, allow, rule, reason, checkout_id, bytes_read, bytes_written, "
+	"detail, prev, hash FROM audit WHERE seq = ?1";
+static const char sql_count[] = "SELECT min(seq), max(seq) FROM audit";
+static const char sql_cp_insert[] =
+	"INSERT OR REPLACE INTO checkpoints(seq, hash, time_ns, sig) VALUES(?1, ?2, ?3, ?4)";
+static const char sql_cp_all[] = "SELECT seq, hash, time_ns, sig FROM checkpoints ORDER BY seq";
+static const char sql_meta_get[] = "SELECT value FROM meta WHERE key=?1";
+static const char sql_meta_put[] = "INSERT INTO meta(key, value) VALUES(?1, ?2)";
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_full[] = "PRAGMA synchronous=FULL";
+static const char sql_normal[] = "PRAGMA synchronous=NORMAL";
+
+static int exec1(struct store *st, const char *sql)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql, &db, &err);
+	if (!s)
+		return err;
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = store_map_rc(db, rc, sql);
+	store_done(s);
+	return err;
+}
+
+static int meta_get(struct store *st, const char *key, void *buf, size_t cap, size_t *len)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql_meta_get, &db, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 0) <= cap) {
+		*len = (size_t)sqlite3_column_bytes(s, 0);
+		memcpy(buf, sqlite3_column_blob(s, 0), *len);
+	} else {
+		err = rc == SQLITE_DONE ? ENOENT : EIO;
+	}
+	store_done(s);
+	return err;
+}
+
+static int meta_put(struct store *st, const char *key, const void *val, size_t len)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql_meta_put, &db, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, val, (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		err = store_map_rc(db, rc, "audit meta");
+	store_done(s);
+	return err;
+}
+
+static void key_aad(struct aad *a, const unsigned char store_id[16])
+{
+	a->len = 0;
+	memcpy(a->buf, "custfs/audit-key/1", 18);
+	memcpy(a->buf + 18, store_id, 16);
+	a->len = 34;
+}
+
+int audit_open(const char *dir, const unsigned char *master, const unsigned char store_id[16],
+	       struct audit **out, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct audit *a = calloc(1, sizeof *a);
+	unsigned char sealed[crypto_sign_SECRETKEYBYTES + CRYPTO_OVERHEAD];
+	size_t len = 0;
+	int rc;
+
+	if (!a)
+		return ENOMEM;
+	memcpy(a->store_id, store_id, 16);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, AUDIT_DB_FILE) >= sizeof path) {
+		free(a);
+		return ENAMETOOLONG;
+	}
+	FILE *probe = fopen(path, "re");
+	bool exists = probe != NULL;
+	if (probe)
+		fclose(probe);
+	rc = store_open_schema(path, !exists, audit_schema, NULL, &a->st);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot open the audit log: %s", path, strerror(rc));
+		free(a);
+		return rc;
+	}
+	a->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (!a->sk) {
+		audit_close(a);
+		return ENOMEM;
+	}
+	struct aad aad;
+	key_aad(&aad, store_id);
+	rc = meta_get(a->st, "sign_pk", a->pk, sizeof a->pk, &len);
+	if (rc == ENOENT) {
+		/* A new log: the store's signing key, its secret half sealed. */
+		crypto_sign_keypair(a->pk, a->sk);
+		crypto_seal(master, &aad, a->sk, crypto_sign_SECRETKEYBYTES, sealed);
+		rc = exec1(a->st, sql_begin);
+		if (!rc)
+			rc = meta_put(a->st, "sign_pk", a->pk, sizeof a->pk);
+		if (!rc)
+			rc = meta_put(a->st, "sign_sk", sealed, sizeof sealed);
+		if (!rc)
+			rc = meta_put(a->st, "store_id", store_id, 16);
+		rc = rc ? rc : exec1(a->st, sql_commit);
+		if (rc)
+			exec1(a->st, sql_rollback);
+	} else if (rc == 0 && len == sizeof a->pk) {
+		unsigned char id[16];
+		size_t idlen = 0;
+		rc = meta_get(a->st, "store_id", id, sizeof id, &idlen);
+		if (!rc && (idlen != 16 || memcmp(id, store_id, 16) != 0)) {
+			snprintf(err, errlen, "%s belongs to another store", path);
+			rc = EIO;
+		}
+		if (!rc)
+			rc = meta_get(a->st, "sign_sk", sealed, sizeof sealed, &len);
+		unsigned long long got = 0;
+		if (!rc && (len != sizeof sealed ||
+			    crypto_aead_xchacha20poly1305_ietf_decrypt(
+				    a->sk, &got, NULL, sealed + CRYPTO_NONCE_BYTES,
+				    len - CRYPTO_NONCE_BYTES, aad.buf, aad.len, sealed, master) != 0)) {
+			snprintf(err, errlen, "%s: the signing key does not authenticate", path);
+			rc = EIO;
+		}
+	} else if (!rc) {
+		rc = EIO;
+	}
+	sodium_memzero(sealed, sizeof sealed);
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: %s", path, strerror(rc));
+		audit_close(a);
+		return rc;
+	}
+	sodium_mprotect_readonly(a->sk);
+	*out = a;
+	return 0;
+}
+
+void audit_close(struct audit *a)
+{
+	if (!a)
+		return;
+	store_close(a->st);
+	if (a->sk)
+		sodium_free(a->sk);
+	free(a);
+}
+
+void audit_public_key(struct audit *a, char *hex, size_t cap)
+{
+	sodium_bin2hex(hex, cap, a->pk, sizeof a->pk);
+}
+
+/* ---- the chain ---- */
+
+static void put_i64(crypto_generichash_state *h, int64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+	crypto_generichash_update(h, b, 8);
+}
+
+static void put_str(crypto_generichash_state *h, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	put_i64(h, (int64_t)n);
+	if (n)
+		crypto_generichash_update(h, (const unsigned char *)s, n);
+}
+
+/* The record's hash: its place (seq, predecessor) and every column. */
+static void record_hash(int64_t seq, const unsigned char prev[AUDIT_HASH_BYTES],
+			const struct audit_event *ev, unsigned char out[AUDIT_HASH_BYTES])
+{
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, AUDIT_HASH_BYTES);
+	crypto_generichash_update(&h, (const unsigned char *)"custfs/audit/1", 14);
+	put_i64(&h, seq);
+	crypto_generichash_update(&h, prev, AUDIT_HASH_BYTES);
+	put_i64(&h, ev->time_ns);
+	put_i64(&h, (int64_t)ev->uid);
+	put_str(&h, ev->login);
+	put_str(&h, ev->department);
+	put_i64(&h, (int64_t)ev->pid);
+	put_str(&h, ev->comm);
+	put_str(&h, ev->exe);
+	put_str(&h, ev->mount);
+	put_str(&h, ev->view);
+	put_i64(&h, ev->customer_id);
+	put_str(&h, ev->field);
+	put_str(&h, ev->cls);
+	put_str(&h, ev->action);
+	put_i64(&h, ev->allow);
+	put_str(&h, ev->rule);
+	put_str(&h, ev->reason);
+	put_i64(&h, ev->checkout_id);
+	put_i64(&h, ev->bytes_read);
+	put_i64(&h, ev->bytes_written);
+	put_str(&h, ev->detail);
+	crypto_generichash_final(&h, out, AUDIT_HASH_BYTES);
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+int audit_append(struct audit *a, const struct audit_event *in, bool durable)
+{
+	struct audit_event ev = *in;
+	unsigned char prev[AUDIT_HASH_BYTES] = { 0 }, hash[AUDIT_HASH_BYTES];
+	int64_t seq = 1;
+	sqlite3 *db;
+	int err;
+
+	if (!ev.time_ns) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ev.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	err = exec1(a->st, durable ? sql_full : sql_normal);
+	if (!err)
+		err = exec1(a->st, sql_begin);
+	if (err)
+		return err;
+	sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
+	if (s) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == AUDIT_HASH_BYTES) {
+			seq = sqlite3_column_int64(s, 0) + 1;
+			memcpy(prev, sqlite3_column_blob(s, 1), AUDIT_HASH_BYTES);
+		} else if (rc != SQLITE_DONE) {
+			err = store_map_rc(db, rc, "read the audit chain");
+		}
+		store_done(s);
+	}
+	record_hash(seq, prev, &ev, hash);
+	if (!err && (s = store_prepare(a->st, sql_insert, &db, &err))) {
+		sqlite3_bind_int64(s, 1, seq);
+		sqlite3_bind_int64(s, 2, ev.time_ns);
+		sqlite3_bind_int64(s, 3, (int64_t)ev.uid);
+		sqlite3_bind_text(s, 4, nz(ev.login), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, nz(ev.department), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, (int64_t)ev.pid);
+		sqlite3_bind_text(s, 7, nz(ev.comm), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 8, nz(ev.exe), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 9, nz(ev.mount), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 10, nz(ev.view), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 11, ev.customer_id);
+		sqlite3_bind_text(s, 12, nz(ev.field), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 13, nz(ev.cls), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 14, nz(ev.action), -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 15, ev.allow);
+		sqlite3_bind_text(s, 16, nz(ev.rule), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 17, nz(ev.reason), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 18, ev.checkout_id);
+		sqlite3_bind_int64(s, 19, ev.bytes_read);
+		sqlite3_bind_int64(s, 20, ev.bytes_written);
+		sqlite3_bind_text(s, 21, nz(ev.detail), -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 22, prev, AUDIT_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 23, hash, AUDIT_HASH_BYTES, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			err = store_map_rc(db, rc, "append to the audit log");
+		store_done(s);
+	}
+	if (!err)
+		err = exec1(a->st, sql_commit);
+	if (err) {
+		exec1(a->st, sql_rollback);
+		log_err("audit: cannot record %s by uid %u: %s", nz(ev.action), (unsigned)ev.uid,
+			strerror(err));
+	}
+	return err;
+}
+
+/* ---- reading ---- */
+
+static void read_record(sqlite3_stmt *q, struct audit_record *r)
+{
+	static const int text_cols[12] = { 3, 4, 6, 7, 8, 9, 11, 12, 13, 15, 16, 20 };
+	memset(r, 0, sizeof *r);
+	for (int i = 0; i < 12; i++) {
+		const unsigned char *t = sqlite3_column_text(q, text_cols[i]);
+		snprintf(r->text[i], sizeof r->text[i], "%s", t ? (const char *)t : "");
+	}
+	r->seq = sqlite3_column_int64(q, 0);
+	r->ev.time_ns = sqlite3_column_int64(q, 1);
+	r->ev.uid = (uid_t)sqlite3_column_int64(q, 2);
+	r->ev.login = r->text[0];
+	r->ev.department = r->text[1];
+	r->ev.pid = (pid_t)sqlite3_column_int64(q, 5);
+	r->ev.comm = r->text[2];
+	r->ev.exe = r->text[3];
+	r->ev.mount = r->text[4];
+	r->ev.view = r->text[5];
+	r->ev.customer_id = sqlite3_column_int64(q, 10);
+	r->ev.field = r->text[6];
+	r->ev.cls = r->text[7];
+	r->ev.action = r->text[8];
+	r->ev.allow = sqlite3_column_int(q, 14) != 0;
+	r->ev.rule = r->text[9];
+	r->ev.reason = r->text[10];
+	r->ev.checkout_id = sqlite3_column_int64(q, 17);
+	r->ev.bytes_read = sqlite3_column_int64(q, 18);
+	r->ev.bytes_written = sqlite3_column_int64(q, 19);
+	r->ev.detail = r->text[11];
+	if (sqlite3_column_bytes(q, 21) == AUDIT_HASH_BYTES)
+		memcpy(r->prev, sqlite3_column_blob(q, 21), AUDIT_HASH_BYTES);
+	if (sqlite3_column_bytes(q, 22) == AUDIT_HASH_BYTES)
+		memcpy(r->hash, sqlite3_column_blob(q, 22), AUDIT_HASH_BYTES);
+}
+
+int audit_query(struct audit *a, const struct audit_filter *f,
+		int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
+{
+	sqlite3 *db;
+	int err = 0, rc;
+	sqlite3_stmt *q = store_prepare(a->st, sql_query, &db, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, f->from_ns);
+	sqlite3_bind_int64(q, 2, f->to_ns);
+	if (f->login)
+		sqlite3_bind_text(q, 3, f->login, -1, SQLITE_STATIC);
+	if (f->department)
+		sqlite3_bind_text(q, 4, f->department, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, f->customer_id);
+	if (f->cls)
+		sqlite3_bind_text(q, 6, f->cls, -1, SQLITE_STATIC);
+	if (f->action)
+		sqlite3_bind_text(q, 7, f->action, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 8, f->decision);
+	struct audit_record *r = malloc(sizeof *r);
+	if (!r) {
+		store_done(q);
+		return ENOMEM;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		read_record(q, r);
+		if (fn(ctx, r))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_map_rc(db, rc, "read the audit log");
+	store_done(q);
+	free(r);
+	return err;
+}
+
+int audit_sample(struct audit *a, int n, int (*fn)(void *ctx, const struct audit_record *r),
+		 void *ctx)
+{
+	sqlite3 *db;
+	int err = 0;
+	int64_t lo = 0, hi = 0;
+	sqlite3_stmt *q = store_prepare(a->st, sql_count, &db, &err);
+	if (!q)
+		return err;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		lo = sqlite3_column_int64(q, 0);
+		hi = sqlite3_column_int64(q, 1);
+	}
+	store_done(q);
+	if (hi < lo || hi == 0)
+		return 0;
+	uint64_t span = (uint64_t)(hi - lo + 1);
+	if ((uint64_t)n > span)
+		n = (int)span;
+	int64_t *picked = calloc((size_t)n, sizeof *picked);
+	struct audit_record *r = malloc(sizeof *r);
+	if (!picked || !r) {
+		free(picked);
+		free(r);
+		return ENOMEM;
+	}
+	for (int k = 0; k < n;) {
+		/* randombytes_uniform: unbiased, from the kernel's CSPRNG */
+		int64_t seq = lo + (int64_t)randombytes_uniform((uint32_t)(span > UINT32_MAX ? UINT32_MAX
+											: span));
+		bool dup = false;
+		for (int j = 0; j < k; j++)
+			dup |= picked[j] == seq;
+		if (dup)
+			continue;
+		picked[k++] = seq;
+		q = store_prepare(a->st, sql_sample, &db, &err);
+		if (!q)
+			break;
+		sqlite3_bind_int64(q, 1, seq);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			read_record(q, r);
+			store_done(q);
+			if (fn(ctx, r))
+				break;
+		} else {
+			store_done(q);
+		}
+	}
+	free(picked);
+	free(r);
+	return err;
+}
+
+/* ---- checkpoints and verification ---- */
+
+static void checkpoint_text(const struct audit *a, int64_t seq, const unsigned char *hash,
+			    int64_t t, char *out, size_t cap)
+{
+	char id[33], h[AUDIT_HASH_BYTES * 2 + 1];
+	sodium_bin2hex(id, sizeof id, a->store_id, 16);
+	sodium_bin2hex(h, sizeof h, hash, AUDIT_HASH_BYTES);
+	snprintf(out, cap, "custfs-checkpoint 1 %s %lld %s %lld", id, (long long)seq, h,
+		 (long long)t);
+}
+
+int audit_checkpoint(struct audit *a, char *line, size_t cap)
+{
+	sqlite3 *db;
+	int err = 0;
+	int64_t seq = 0;
+	unsigned char hash[AUDIT_HASH_BYTES] = { 0 }, sig[crypto_sign_BYTES];
+	char text[256], sighex[crypto_sign_BYTES * 2 + 1];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if ((err = exec1(a->st, sql_begin)))
+		return err;
+	sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
+	if (s) {
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			seq = sqlite3_column_int64(s, 0);
+			memcpy(hash, sqlite3_column_blob(s, 1), AUDIT_HASH_BYTES);
+		}
+		store_done(s);
+	}
+	checkpoint_text(a, seq, hash, t, text, sizeof text);
+	crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), a->sk);
+	if (!err && seq > 0 && (s = store_prepare(a->st, sql_cp_insert, &db, &err))) {
+		sqlite3_bind_int64(s, 1, seq);
+		sqlite3_bind_blob(s, 2, hash, AUDIT_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, t);
+		sqlite3_bind_blob(s, 4, sig, sizeof sig, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			err = store_map_rc(db, rc, "keep the checkpoint");
+		store_done(s);
+	}
+	err = err ? err : exec1(a->st, sql_commit);
+	if (err) {
+		exec1(a->st, sql_rollback);
+		return err;
+	}
+	sodium_bin2hex(sighex, sizeof sighex, sig, sizeof sig);
+	snprintf(line, cap, "%s %s", text, sighex);
+	return 0;
+}
+
+/* Parses and checks a checkpoint line's signature. */
+static int parse_line(const struct audit *a, const char *line, int64_t *seq,
+		      unsigned char hash[AUDIT_HASH_BYTES], FILE *out)
+{
+	char id[64], h[128], sighex[256];
+	long long s = 0, t = 0;
+	int ver = 0;
+	unsigned char sig[crypto_sign_BYTES];
+	if (sscanf(line, "custfs-checkpoint %d %63s %lld %127s %lld %255s", &ver, id, &s, h, &t,
+		   sighex) != 6 || ver != 1) {
+		fprintf(out, "BAD: not a custfs checkpoint line\n");
+		return -1;
+	}
+	char text[256];
+	size_t n = 0;
+	if (sodium_hex2bin(hash, AUDIT_HASH_BYTES, h, strlen(h), NULL, &n, NULL) != 0 ||
+	    n != AUDIT_HASH_BYTES ||
+	    sodium_hex2bin(sig, sizeof sig, sighex, strlen(sighex), NULL, &n, NULL) != 0 ||
+	    n != sizeof sig) {
+		fprintf(out, "BAD: malformed checkpoint line\n");
+		return -1;
+	}
+	checkpoint_text(a, s, hash, t, text, sizeof text);
+	if (strncmp(line, text, strlen(text)) != 0 ||
+	    crypto_sign_verify_detached(sig, (const unsigned char *)text, strlen(text), a->pk) != 0) {
+		fprintf(out, "BAD: the checkpoint's signature does not verify with this store's key\n");
+		return -1;
+	}
+	*seq = s;
+	return 0;
+}
+
+int audit_verify(struct audit *a, const char *against, FILE *out)
+{
+	sqlite3 *db;
+	int err = 0, rc, bad = 0;
+	unsigned char prev[AUDIT_HASH_BYTES] = { 0 }, want[AUDIT_HASH_BYTES];
+	int64_t expect = 1, n = 0;
+	int64_t want_seq = 0;
+	unsigned char want_hash[AUDIT_HASH_BYTES];
+	bool want_found = false;
+
+	if (against && parse_line(a, against, &want_seq, want_hash, out) != 0)
+		return 1;
+	struct audit_record *r = malloc(sizeof *r);
+	if (!r)
+		return ENOMEM;
+	sqlite3_stmt *q = store_prepare(a->st, sql_all, &db, &err);
+	if (!q) {
+		free(r);
+		return err;
+	}
+	while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		read_record(q, r);
+		n++;
+		if (r->seq != expect) {
+			fprintf(out, "BAD: record %lld is missing (deleted): the log jumps from %lld "
+				     "to %lld\n", (long long)expect, (long long)expect - 1,
+				(long long)r->seq);
+			bad = 1;
+			break;
+		}
+		if (memcmp(r->prev, prev, AUDIT_HASH_BYTES) != 0) {
+			fprintf(out, "BAD: record %lld does not follow record %lld (records deleted, "
+				     "swapped or edited before it)\n", (long long)r->seq,
+				(long long)r->seq - 1);
+			bad = 1;
+			break;
+		}
+		record_hash(r->seq, prev, &r->ev, want);
+		if (memcmp(want, r->hash, AUDIT_HASH_BYTES) != 0) {
+			fprintf(out, "BAD: record %lld was edited (its contents do not match its "
+				     "hash)\n", (long long)r->seq);
+			bad = 1;
+			break;
+		}
+		if (against && r->seq == want_seq) {
+			want_found = true;
+			if (memcmp(r->hash, want_hash, AUDIT_HASH_BYTES) != 0) {
+				fprintf(out, "BAD: record %lld differs from the checkpoint you kept (the "
+					     "log was rewritten)\n", (long long)r->seq);
+				bad = 1;
+				break;
+			}
+		}
+		memcpy(prev, r->hash, AUDIT_HASH_BYTES);
+		expect++;
+	}
+	store_done(q);
+	free(r);
+	if (bad)
+		return 1;
+	/* The checkpoints kept in the log: each signed, each still in the chain. */
+	int64_t last_cp = 0;
+	q = store_prepare(a->st, sql_cp_all, &db, &err);
+	while (q && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(q, 0);
+		const unsigned char *h = sqlite3_column_blob(q, 1);
+		int64_t t = sqlite3_column_int64(q, 2);
+		char text[256];
+		if (!h || sqlite3_column_bytes(q, 1) != AUDIT_HASH_BYTES ||
+		    sqlite3_column_bytes(q, 3) != crypto_sign_BYTES)
+			continue;
+		checkpoint_text(a, seq, h, t, text, sizeof text);
+		if (crypto_sign_verify_detached(sqlite3_column_blob(q, 3),
+						(const unsigned char *)text, strlen(text), a->pk) != 0) {
+			fprintf(out, "BAD: checkpoint at record %lld has a bad signature\n",
+				(long long)seq);
+			bad = 1;
+			break;
+		}
+		if (seq > last_cp)
+			last_cp = seq;
+	}
+	if (q)
+		store_done(q);
+	if (bad)
+		return 1;
+	if (last_cp > n) {
+		fprintf(out, "BAD: the log ends at record %lld but was checkpointed at record %lld: "
+			     "truncated after the checkpoint\n", (long long)n, (long long)last_cp);
+		return 1;
+	}
+	if (against && !want_found) {
+		fprintf(out, "BAD: the log ends at record %lld, before the checkpoint you kept "
+			     "(record %lld): truncated\n", (long long)n, (long long)want_seq);
+		return 1;
+	}
+	fprintf(out, "OK: %lld records, hash chain intact%s%s\n", (long long)n,
+		last_cp ? ", signed checkpoints verified" : "",
+		against ? ", and it extends the checkpoint you kept" : "");
+	return err ? 1 : 0;
+}
