@@ -67,6 +67,12 @@ void audit_close(struct audit *a);
  * (synchronous=FULL); otherwise a crash of custfs. 0 or errno. */
 int audit_append(struct audit *a, const struct audit_event *ev, bool durable);
 
+/* Queues EV, which gates nothing (a close, a new version), to be written with
+ * the next appended record or by audit_flush (custfs flushes every second and
+ * at unmount). 0 or errno (written at once when the queue is full). */
+int audit_note(struct audit *a, const struct audit_event *ev);
+int audit_flush(struct audit *a);
+
 /* Signs the chain's last record, keeps the checkpoint in the log, and writes
  * the one-line form (for admin to keep elsewhere) into LINE. */
 int audit_checkpoint(struct audit *a, char *line, size_t cap);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,28 @@
 #include "store_internal.h"
 
 struct audit {
+	/* Appends are one chain: one writer at a time. A mutex hands the turn
+	 * over at once, where sqlite's busy handler would sleep and retry. */
+	pthread_mutex_t lock;
 	struct store *st;
+	/* The chain's end as this process last wrote it (lock): saves a query per
+	 * record; if another mount of the store appended meanwhile, the insert
+	 * fails on the sequence number and the end is read again. */
+	bool have_last;
+	int64_t last_seq;
+	unsigned char last_hash[AUDIT_HASH_BYTES];
+	/* Group commit (lock): records wait in the queue; one thread at a time
+	 * (the leader) writes everything queued in one transaction while the
+	 * others wait for it, so concurrent opens share a commit. Records that
+	 * gate nothing (closes, versions) have no waiter: they go with the next
+	 * batch, or within a second. */
+	pthread_cond_t cv;
+	bool flushing;
+	bool want_durable;
+	struct audit_event *pending;
+	char (*pending_text)[12][320];
+	int **pending_result; /* where the waiter wants its result, or NULL */
+	int npending;
 	unsigned char store_id[16];
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 	unsigned char *sk; /* sodium_malloc'd, read-only */
@@ -30,7 +52,6 @@ static const char audit_schema[] =
 	"  rule TEXT NOT NULL, reason TEXT NOT NULL, checkout_id INTEGER NOT NULL,"
 	"  bytes_read INTEGER NOT NULL, bytes_written INTEGER NOT NULL, detail TEXT NOT NULL,"
 	"  prev BLOB NOT NULL, hash BLOB NOT NULL);"
-	"CREATE INDEX audit_time ON audit(time_ns);"
 	"CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
 	"  time_ns INTEGER NOT NULL, sig BLOB NOT NULL);"
 	/* The chain already shows tampering; the triggers stop honest mistakes. */
@@ -84,6 +105,18 @@ static int exec1(struct store *st, const char *sql)
 		err = store_map_rc(db, rc, sql);
 	store_done(s);
 	return err;
+}
+
+/* Rolls back the calling thread's transaction on the log, if it has one. */
+static void rollback(struct store *st)
+{
+	sqlite3 *db;
+	int err = 0;
+	sqlite3_stmt *s = store_prepare(st, sql_rollback, &db, &err);
+	if (s && !sqlite3_get_autocommit(db))
+		sqlite3_step(s);
+	if (s)
+		store_done(s);
 }
 
 static int meta_get(struct store *st, const char *key, void *buf, size_t cap, size_t *len)
@@ -140,6 +173,8 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 
 	if (!a)
 		return ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cv, NULL);
 	memcpy(a->store_id, store_id, 16);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, AUDIT_DB_FILE) >= sizeof path) {
 		free(a);
@@ -176,7 +211,7 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 			rc = meta_put(a->st, "store_id", store_id, 16);
 		rc = rc ? rc : exec1(a->st, sql_commit);
 		if (rc)
-			exec1(a->st, sql_rollback);
+			rollback(a->st);
 	} else if (rc == 0 && len == sizeof a->pk) {
 		unsigned char id[16];
 		size_t idlen = 0;
@@ -214,9 +249,15 @@ void audit_close(struct audit *a)
 {
 	if (!a)
 		return;
+	audit_flush(a);
+	free(a->pending);
+	free(a->pending_text);
+	free(a->pending_result);
+	pthread_cond_destroy(&a->cv);
 	store_close(a->st);
 	if (a->sk)
 		sodium_free(a->sk);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -280,73 +321,244 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
-int audit_append(struct audit *a, const struct audit_event *in, bool durable)
+/* Inserts one record at the chain's end. Call inside the transaction. */
+static int insert_one(struct audit *a, struct audit_event *ev)
 {
-	struct audit_event ev = *in;
 	unsigned char prev[AUDIT_HASH_BYTES] = { 0 }, hash[AUDIT_HASH_BYTES];
 	int64_t seq = 1;
 	sqlite3 *db;
-	int err;
+	int err = 0;
 
-	if (!ev.time_ns) {
+	if (!ev->time_ns) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ev.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		ev->time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	}
-	err = exec1(a->st, durable ? sql_full : sql_normal);
-	if (!err)
-		err = exec1(a->st, sql_begin);
-	if (err)
-		return err;
-	sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
-	if (s) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == AUDIT_HASH_BYTES) {
-			seq = sqlite3_column_int64(s, 0) + 1;
-			memcpy(prev, sqlite3_column_blob(s, 1), AUDIT_HASH_BYTES);
-		} else if (rc != SQLITE_DONE) {
-			err = store_map_rc(db, rc, "read the audit chain");
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!a->have_last) {
+			sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
+			if (!s)
+				return err;
+			int rc = sqlite3_step(s);
+			a->last_seq = 0;
+			memset(a->last_hash, 0, sizeof a->last_hash);
+			if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == AUDIT_HASH_BYTES) {
+				a->last_seq = sqlite3_column_int64(s, 0);
+				memcpy(a->last_hash, sqlite3_column_blob(s, 1), AUDIT_HASH_BYTES);
+			} else if (rc != SQLITE_DONE) {
+				err = store_map_rc(db, rc, "read the audit chain");
+			}
+			store_done(s);
+			if (err)
+				return err;
+			a->have_last = true;
 		}
-		store_done(s);
-	}
-	record_hash(seq, prev, &ev, hash);
-	if (!err && (s = store_prepare(a->st, sql_insert, &db, &err))) {
+		seq = a->last_seq + 1;
+		memcpy(prev, a->last_hash, sizeof prev);
+		record_hash(seq, prev, ev, hash);
+		sqlite3_stmt *s = store_prepare(a->st, sql_insert, &db, &err);
+		if (!s)
+			return err;
 		sqlite3_bind_int64(s, 1, seq);
-		sqlite3_bind_int64(s, 2, ev.time_ns);
-		sqlite3_bind_int64(s, 3, (int64_t)ev.uid);
-		sqlite3_bind_text(s, 4, nz(ev.login), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, nz(ev.department), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, (int64_t)ev.pid);
-		sqlite3_bind_text(s, 7, nz(ev.comm), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 8, nz(ev.exe), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 9, nz(ev.mount), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 10, nz(ev.view), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 11, ev.customer_id);
-		sqlite3_bind_text(s, 12, nz(ev.field), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 13, nz(ev.cls), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 14, nz(ev.action), -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 15, ev.allow);
-		sqlite3_bind_text(s, 16, nz(ev.rule), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 17, nz(ev.reason), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 18, ev.checkout_id);
-		sqlite3_bind_int64(s, 19, ev.bytes_read);
-		sqlite3_bind_int64(s, 20, ev.bytes_written);
-		sqlite3_bind_text(s, 21, nz(ev.detail), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, ev->time_ns);
+		sqlite3_bind_int64(s, 3, (int64_t)ev->uid);
+		sqlite3_bind_text(s, 4, nz(ev->login), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, nz(ev->department), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, (int64_t)ev->pid);
+		sqlite3_bind_text(s, 7, nz(ev->comm), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 8, nz(ev->exe), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 9, nz(ev->mount), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 10, nz(ev->view), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 11, ev->customer_id);
+		sqlite3_bind_text(s, 12, nz(ev->field), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 13, nz(ev->cls), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 14, nz(ev->action), -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 15, ev->allow);
+		sqlite3_bind_text(s, 16, nz(ev->rule), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 17, nz(ev->reason), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 18, ev->checkout_id);
+		sqlite3_bind_int64(s, 19, ev->bytes_read);
+		sqlite3_bind_int64(s, 20, ev->bytes_written);
+		sqlite3_bind_text(s, 21, nz(ev->detail), -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 22, prev, AUDIT_HASH_BYTES, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 23, hash, AUDIT_HASH_BYTES, SQLITE_STATIC);
 		int rc = sqlite3_step(s);
-		if (rc != SQLITE_DONE)
-			err = store_map_rc(db, rc, "append to the audit log");
 		store_done(s);
+		if (rc == SQLITE_DONE) {
+			a->last_seq = seq;
+			memcpy(a->last_hash, hash, sizeof hash);
+			return 0;
+		}
+		a->have_last = false; /* another mount appended: read the end again */
+		if ((rc & 0xff) != SQLITE_CONSTRAINT)
+			return store_map_rc(db, rc, "append to the audit log");
 	}
+	return EIO;
+}
+
+#define PENDING_MAX 256
+
+/* Writes a batch in one transaction. Called by the leader without the lock:
+ * only the leader touches the chain's end. */
+static int write_batch(struct audit *a, struct audit_event *evs, int n, bool durable)
+{
+	/* synchronous= is a connection's setting; each thread has its own
+	 * connection to the log: set it only when it changes. */
+	static __thread int sync_mode = -1;
+	int err = 0;
+	if (sync_mode != durable) {
+		err = exec1(a->st, durable ? sql_full : sql_normal);
+		sync_mode = err ? -1 : durable;
+	}
+	if (!err)
+		err = exec1(a->st, sql_begin);
+	for (int i = 0; !err && i < n; i++)
+		err = insert_one(a, &evs[i]);
 	if (!err)
 		err = exec1(a->st, sql_commit);
 	if (err) {
-		exec1(a->st, sql_rollback);
-		log_err("audit: cannot record %s by uid %u: %s", nz(ev.action), (unsigned)ev.uid,
-			strerror(err));
+		rollback(a->st);
+		a->have_last = false;
 	}
 	return err;
+}
+
+static void keep_pending(struct audit *a, const struct audit_event *ev, int *result)
+{
+	struct audit_event *p = &a->pending[a->npending];
+	char (*t)[320] = a->pending_text[a->npending];
+	const char *src[12] = { ev->login, ev->department, ev->comm, ev->exe, ev->mount, ev->view,
+				ev->field, ev->cls, ev->action, ev->rule, ev->reason, ev->detail };
+	*p = *ev;
+	for (int i = 0; i < 12; i++)
+		snprintf(t[i], sizeof t[i], "%s", nz(src[i]));
+	p->login = t[0];
+	p->department = t[1];
+	p->comm = t[2];
+	p->exe = t[3];
+	p->mount = t[4];
+	p->view = t[5];
+	p->field = t[6];
+	p->cls = t[7];
+	p->action = t[8];
+	p->rule = t[9];
+	p->reason = t[10];
+	p->detail = t[11];
+	if (!p->time_ns) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		p->time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	a->pending_result[a->npending] = result;
+	a->npending++;
+}
+
+/* Becomes the leader once: writes everything queued. Call with the lock held
+ * and flushing false; returns with the lock held. */
+static void lead(struct audit *a)
+{
+	int n = a->npending;
+	bool durable = a->want_durable;
+	struct audit_event *evs = a->pending;
+	char (*texts)[12][320] = a->pending_text;
+	int **results = a->pending_result;
+	/* Fresh queues for the followers while this batch is written. */
+	a->pending = calloc(PENDING_MAX, sizeof *a->pending);
+	a->pending_text = calloc(PENDING_MAX, sizeof *a->pending_text);
+	a->pending_result = calloc(PENDING_MAX, sizeof *a->pending_result);
+	if (!a->pending || !a->pending_text || !a->pending_result) {
+		free(a->pending);
+		free(a->pending_text);
+		free(a->pending_result);
+		a->pending = evs;
+		a->pending_text = texts;
+		a->pending_result = results;
+		for (int i = 0; i < n; i++) /* fail closed */
+			if (results[i])
+				*results[i] = ENOMEM;
+		a->npending = 0;
+		pthread_cond_broadcast(&a->cv);
+		return;
+	}
+	a->npending = 0;
+	a->want_durable = false;
+	a->flushing = true;
+	pthread_mutex_unlock(&a->lock);
+	int err = write_batch(a, evs, n, durable);
+	pthread_mutex_lock(&a->lock);
+	a->flushing = false;
+	for (int i = 0; i < n; i++)
+		if (results[i])
+			*results[i] = err;
+	if (err)
+		log_err("audit: %d record%s could not be written: %s", n, n == 1 ? "" : "s",
+			strerror(err));
+	free(evs);
+	free(texts);
+	free(results);
+	pthread_cond_broadcast(&a->cv);
+}
+
+static bool queue_ready(struct audit *a)
+{
+	if (!a->pending) {
+		a->pending = calloc(PENDING_MAX, sizeof *a->pending);
+		a->pending_text = calloc(PENDING_MAX, sizeof *a->pending_text);
+		a->pending_result = calloc(PENDING_MAX, sizeof *a->pending_result);
+	}
+	return a->pending && a->pending_text && a->pending_result;
+}
+
+/* Queues EV (RESULT: where to report, or NULL) and, with a RESULT, waits
+ * until a batch holding it is committed. Call with the lock held. */
+static int enqueue(struct audit *a, const struct audit_event *ev, bool durable, bool wait)
+{
+	int result = -1;
+	while (a->npending == PENDING_MAX) {
+		if (!a->flushing)
+			lead(a);
+		else
+			pthread_cond_wait(&a->cv, &a->lock);
+	}
+	keep_pending(a, ev, wait ? &result : NULL);
+	a->want_durable |= durable;
+	while (wait && result == -1) {
+		if (!a->flushing)
+			lead(a);
+		else
+			pthread_cond_wait(&a->cv, &a->lock);
+	}
+	return wait ? result : 0;
+}
+
+int audit_append(struct audit *a, const struct audit_event *ev, bool durable)
+{
+	pthread_mutex_lock(&a->lock);
+	int err = queue_ready(a) ? enqueue(a, ev, durable, true) : ENOMEM;
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		log_err("audit: cannot record %s by uid %u: %s", nz(ev->action), (unsigned)ev->uid,
+			strerror(err));
+	return err;
+}
+
+int audit_note(struct audit *a, const struct audit_event *ev)
+{
+	pthread_mutex_lock(&a->lock);
+	int err = queue_ready(a) ? enqueue(a, ev, false, false) : ENOMEM;
+	pthread_mutex_unlock(&a->lock);
+	return err;
+}
+
+int audit_flush(struct audit *a)
+{
+	pthread_mutex_lock(&a->lock);
+	while (a->flushing)
+		pthread_cond_wait(&a->cv, &a->lock);
+	if (a->npending)
+		lead(a);
+	pthread_mutex_unlock(&a->lock);
+	return 0;
 }
 
 /* ---- reading ---- */
@@ -500,8 +712,14 @@ int audit_checkpoint(struct audit *a, char *line, size_t cap)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if ((err = exec1(a->st, sql_begin)))
+	audit_flush(a);
+	pthread_mutex_lock(&a->lock);
+	while (a->flushing)
+		pthread_cond_wait(&a->cv, &a->lock);
+	if ((err = exec1(a->st, sql_begin))) {
+		pthread_mutex_unlock(&a->lock);
 		return err;
+	}
 	sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
 	if (s) {
 		if (sqlite3_step(s) == SQLITE_ROW) {
@@ -523,10 +741,11 @@ int audit_checkpoint(struct audit *a, char *line, size_t cap)
 		store_done(s);
 	}
 	err = err ? err : exec1(a->st, sql_commit);
-	if (err) {
-		exec1(a->st, sql_rollback);
+	if (err)
+		rollback(a->st);
+	pthread_mutex_unlock(&a->lock);
+	if (err)
 		return err;
-	}
 	sodium_bin2hex(sighex, sizeof sighex, sig, sizeof sig);
 	snprintf(line, cap, "%s %s", text, sighex);
 	return 0;

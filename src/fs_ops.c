@@ -199,6 +199,8 @@ void fs_sweep_checkouts(struct fs *fs)
 {
 	if (staff_checkouts_expire(fs->v->st, vault_now_ns(), log_expired, fs) == 0)
 		atomic_fetch_add(&fs->acl_epoch, 1);
+	if (fs->v->audit)
+		audit_flush(fs->v->audit);
 	/* A signed checkpoint of the audit chain every minute or so. */
 	int64_t now = vault_now_ns();
 	if (fs->v->audit && now - fs->last_checkpoint_ns > 60LL * 1000000000) {
@@ -380,7 +382,11 @@ static int audit_access(const struct who *w, const struct customer *c,
 	};
 	/* A sensitive access waits for a commit that survives power loss. */
 	bool durable = (def && def->cls->sensitive) || w->fs->audit_durable;
-	int rc = w->fs->v->audit ? audit_append(w->fs->v->audit, &ev, durable) : EIO;
+	/* Closes and new versions gate nothing: they ride with the next record. */
+	bool gates = strcmp(action, "close") != 0 && strcmp(action, "version") != 0;
+	int rc = !w->fs->v->audit ? EIO
+		 : gates || durable ? audit_append(w->fs->v->audit, &ev, durable)
+				    : audit_note(w->fs->v->audit, &ev);
 	if (rc)
 		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
 			action, (unsigned)w->uid, strerror(rc));
