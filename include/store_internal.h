@@ -14,6 +14,9 @@ sqlite3_stmt *store_prepare(struct store *st, const char *sql, sqlite3 **db, int
  * the store's connection handling and CREATE_SQL / UPGRADE_SQL schemas. */
 int store_open_schema(const char *dbpath, bool create, const char *create_sql,
 		      const char *upgrade_sql, struct store **out);
+/* Opens DBPATH (existing) with one connection that every thread uses: the
+ * caller makes them take turns. Its page cache stays warm across threads. */
+int store_open_single(const char *dbpath, struct store **out);
 /* Resets a statement after use. */
 void store_done(sqlite3_stmt *s);
 /* An sqlite result code as 0 or a positive errno (logged where useful). */

@@ -16,7 +16,9 @@ struct audit {
 	/* Appends are one chain: one writer at a time. A mutex hands the turn
 	 * over at once, where sqlite's busy handler would sleep and retry. */
 	pthread_mutex_t lock;
-	struct store *st;
+	struct store *st;  /* readers: a connection per thread */
+	struct store *wst; /* the leader's: one connection, whichever thread leads */
+	int sync_mode;     /* wst's synchronous= (leader only): -1 unknown */
 	/* The chain's end as this process last wrote it (lock): saves a query per
 	 * record; if another mount of the store appended meanwhile, the insert
 	 * fails on the sequence number and the end is read again. */
@@ -35,6 +37,10 @@ struct audit {
 	char (*pending_text)[12][320];
 	int **pending_result; /* where the waiter wants its result, or NULL */
 	int npending;
+	/* The other queue: the leader writes one while followers fill this one. */
+	struct audit_event *spare;
+	char (*spare_text)[12][320];
+	int **spare_result;
 	unsigned char store_id[16];
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 	unsigned char *sk; /* sodium_malloc'd, read-only */
@@ -175,6 +181,7 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		return ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	a->sync_mode = -1;
 	memcpy(a->store_id, store_id, 16);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, AUDIT_DB_FILE) >= sizeof path) {
 		free(a);
@@ -241,6 +248,13 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		return rc;
 	}
 	sodium_mprotect_readonly(a->sk);
+	rc = store_open_single(path, &a->wst);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot open the audit log for writing: %s", path,
+			 strerror(rc));
+		audit_close(a);
+		return rc;
+	}
 	*out = a;
 	return 0;
 }
@@ -249,11 +263,16 @@ void audit_close(struct audit *a)
 {
 	if (!a)
 		return;
-	audit_flush(a);
+	if (a->wst)
+		audit_flush(a);
 	free(a->pending);
 	free(a->pending_text);
 	free(a->pending_result);
+	free(a->spare);
+	free(a->spare_text);
+	free(a->spare_result);
 	pthread_cond_destroy(&a->cv);
+	store_close(a->wst);
 	store_close(a->st);
 	if (a->sk)
 		sodium_free(a->sk);
@@ -336,7 +355,7 @@ static int insert_one(struct audit *a, struct audit_event *ev)
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!a->have_last) {
-			sqlite3_stmt *s = store_prepare(a->st, sql_last, &db, &err);
+			sqlite3_stmt *s = store_prepare(a->wst, sql_last, &db, &err);
 			if (!s)
 				return err;
 			int rc = sqlite3_step(s);
@@ -356,7 +375,7 @@ static int insert_one(struct audit *a, struct audit_event *ev)
 		seq = a->last_seq + 1;
 		memcpy(prev, a->last_hash, sizeof prev);
 		record_hash(seq, prev, ev, hash);
-		sqlite3_stmt *s = store_prepare(a->st, sql_insert, &db, &err);
+		sqlite3_stmt *s = store_prepare(a->wst, sql_insert, &db, &err);
 		if (!s)
 			return err;
 		sqlite3_bind_int64(s, 1, seq);
@@ -404,20 +423,19 @@ static int write_batch(struct audit *a, struct audit_event *evs, int n, bool dur
 {
 	/* synchronous= is a connection's setting; each thread has its own
 	 * connection to the log: set it only when it changes. */
-	static __thread int sync_mode = -1;
 	int err = 0;
-	if (sync_mode != durable) {
-		err = exec1(a->st, durable ? sql_full : sql_normal);
-		sync_mode = err ? -1 : durable;
+	if (a->sync_mode != durable) {
+		err = exec1(a->wst, durable ? sql_full : sql_normal);
+		a->sync_mode = err ? -1 : durable;
 	}
 	if (!err)
-		err = exec1(a->st, sql_begin);
+		err = exec1(a->wst, sql_begin);
 	for (int i = 0; !err && i < n; i++)
 		err = insert_one(a, &evs[i]);
 	if (!err)
-		err = exec1(a->st, sql_commit);
+		err = exec1(a->wst, sql_commit);
 	if (err) {
-		rollback(a->st);
+		rollback(a->wst);
 		a->have_last = false;
 	}
 	return err;
@@ -462,24 +480,10 @@ static void lead(struct audit *a)
 	struct audit_event *evs = a->pending;
 	char (*texts)[12][320] = a->pending_text;
 	int **results = a->pending_result;
-	/* Fresh queues for the followers while this batch is written. */
-	a->pending = calloc(PENDING_MAX, sizeof *a->pending);
-	a->pending_text = calloc(PENDING_MAX, sizeof *a->pending_text);
-	a->pending_result = calloc(PENDING_MAX, sizeof *a->pending_result);
-	if (!a->pending || !a->pending_text || !a->pending_result) {
-		free(a->pending);
-		free(a->pending_text);
-		free(a->pending_result);
-		a->pending = evs;
-		a->pending_text = texts;
-		a->pending_result = results;
-		for (int i = 0; i < n; i++) /* fail closed */
-			if (results[i])
-				*results[i] = ENOMEM;
-		a->npending = 0;
-		pthread_cond_broadcast(&a->cv);
-		return;
-	}
+	/* The spare queue takes the followers while this batch is written. */
+	a->pending = a->spare;
+	a->pending_text = a->spare_text;
+	a->pending_result = a->spare_result;
 	a->npending = 0;
 	a->want_durable = false;
 	a->flushing = true;
@@ -493,9 +497,9 @@ static void lead(struct audit *a)
 	if (err)
 		log_err("audit: %d record%s could not be written: %s", n, n == 1 ? "" : "s",
 			strerror(err));
-	free(evs);
-	free(texts);
-	free(results);
+	a->spare = evs;
+	a->spare_text = texts;
+	a->spare_result = results;
 	pthread_cond_broadcast(&a->cv);
 }
 
@@ -505,8 +509,12 @@ static bool queue_ready(struct audit *a)
 		a->pending = calloc(PENDING_MAX, sizeof *a->pending);
 		a->pending_text = calloc(PENDING_MAX, sizeof *a->pending_text);
 		a->pending_result = calloc(PENDING_MAX, sizeof *a->pending_result);
+		a->spare = calloc(PENDING_MAX, sizeof *a->spare);
+		a->spare_text = calloc(PENDING_MAX, sizeof *a->spare_text);
+		a->spare_result = calloc(PENDING_MAX, sizeof *a->spare_result);
 	}
-	return a->pending && a->pending_text && a->pending_result;
+	return a->pending && a->pending_text && a->pending_result && a->spare && a->spare_text &&
+	       a->spare_result;
 }
 
 /* Queues EV (RESULT: where to report, or NULL) and, with a RESULT, waits

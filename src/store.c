@@ -212,6 +212,7 @@ struct store {
 	pthread_mutex_t all_lock; /* guards the list below; taken only on connect/close */
 	struct conn **all;
 	size_t nall, capall;
+	struct conn *single; /* store_open_single: one connection, callers take turns */
 };
 
 static int map_rc(sqlite3 *db, int rc, const char *what)
@@ -304,6 +305,8 @@ static void conn_release(void *p)
 /* The calling thread's connection, opened on first use. */
 static struct conn *conn_get(struct store *st, int *err)
 {
+	if (st->single)
+		return st->single;
 	struct conn *c = pthread_getspecific(st->key);
 	if (c)
 		return c;
@@ -465,10 +468,37 @@ fail:
 	return err;
 }
 
+int store_open_single(const char *dbpath, struct store **out)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (!st || !(st->path = strdup(dbpath))) {
+		free(st);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&st->all_lock, NULL);
+	if (pthread_key_create(&st->key, conn_release) != 0) {
+		free(st->path);
+		free(st);
+		return ENOMEM;
+	}
+	int err = conn_open(dbpath, false, &st->single);
+	if (err) {
+		pthread_key_delete(st->key);
+		free(st->path);
+		free(st);
+		return err;
+	}
+	st->single->st = st;
+	*out = st;
+	return 0;
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	if (st->single)
+		conn_close(st->single);
 	for (size_t i = 0; i < st->nall; i++)
 		conn_close(st->all[i]);
 	free(st->all);
