@@ -84,6 +84,13 @@ void audit_public_key(struct audit *a, char *hex, size_t cap);
  * the log must still extend. Returns 0 if all is well. */
 int audit_verify(struct audit *a, const char *against, FILE *out);
 
+/* Retention: moves the records older than BEFORE_NS to a new file PATH
+ * (0600), signed, and keeps a signed marker in the log (R5.1: nothing leaves
+ * the log without a record that it did). 0 or errno. */
+int audit_archive(struct audit *a, int64_t before_ns, const char *path, FILE *out);
+/* Checks an archive file's chain and signature. 0 if intact. */
+int audit_verify_archive(struct audit *a, const char *path, FILE *out);
+
 struct audit_filter {
 	int64_t from_ns, to_ns;   /* 0: open-ended */
 	const char *login;

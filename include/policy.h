@@ -74,6 +74,7 @@ struct policy {
 	struct checkout_rule *checkouts;
 	size_t ncheckouts;
 	const struct department *procedure[PROC_COUNT]; /* NULL: nobody may */
+	bool audit_durable; /* every audit record survives power loss, not only sensitive ones */
 	struct stafftype *stafftypes;
 	size_t nstafftypes;
 	struct department *departments;

@@ -332,7 +332,8 @@ static int audit_report(struct cmd_env *e, struct audit_filter *f, const char *n
 int cmd_audit(struct cmd_env *e, int argc, char **argv)
 {
 	const char *from = NULL, *to = NULL, *login = NULL, *dept = NULL, *cust = NULL, *cls = NULL,
-		   *decision = NULL, *action = NULL, *against = NULL, *night = NULL, *many = NULL;
+		   *decision = NULL, *action = NULL, *against = NULL, *night = NULL, *many = NULL,
+		   *before = NULL, *output = NULL, *archive = NULL;
 	bool json = false;
 	const struct cmd_opt opts[] = {
 		{ "from", true, &from, NULL },         { "to", true, &to, NULL },
@@ -341,6 +342,8 @@ int cmd_audit(struct cmd_env *e, int argc, char **argv)
 		{ "decision", true, &decision, NULL }, { "action", true, &action, NULL },
 		{ "against", true, &against, NULL },   { "night", true, &night, NULL },
 		{ "many", true, &many, NULL },         { "json", false, NULL, &json },
+		{ "before", true, &before, NULL },     { "output", true, &output, NULL },
+		{ "archive", true, &archive, NULL },
 		{ NULL, false, NULL, NULL },
 	};
 	char *pos[2];
@@ -402,8 +405,32 @@ int cmd_audit(struct cmd_env *e, int argc, char **argv)
 			goto usage;
 		return audit_sample(e->v->audit, n, print_if_own, &sc) ? CMD_REFUSED : CMD_OK;
 	}
+	if (!strcmp(verb, "verify") && npos == 1 && archive)
+		return audit_verify_archive(e->v->audit, archive, e->out) ? CMD_REFUSED : CMD_OK;
 	if (!strcmp(verb, "verify") && npos == 1)
 		return audit_verify(e->v->audit, against, e->out) ? CMD_REFUSED : CMD_OK;
+	if (!strcmp(verb, "archive") && npos == 1) {
+		int64_t cut = before ? parse_when(before) : 0;
+		if (!cut || !output || output[0] != '/') {
+			fprintf(e->err, "custctl: audit archive --before DATE --output /ABSOLUTE/FILE\n");
+			return CMD_USAGE;
+		}
+		if (!e->root) {
+			fprintf(e->err, "custctl: refused: archiving writes a file: root's, on the store "
+					"files (custctl audit archive STORE ...)\n");
+			return CMD_REFUSED;
+		}
+		int err = audit_archive(e->v->audit, cut, output, e->out);
+		if (err) {
+			fprintf(e->err, "custctl: archive failed: %s; nothing left the log\n",
+				strerror(err));
+			return CMD_REFUSED;
+		}
+		struct audit_event ev = { .uid = e->uid, .login = e->me ? e->me->login : "",
+					  .action = "archive", .allow = true, .detail = output };
+		audit_append(e->v->audit, &ev, true);
+		return CMD_OK;
+	}
 	if (!strcmp(verb, "checkpoint") && npos == 1) {
 		char line[512];
 		int err = audit_checkpoint(e->v->audit, line, sizeof line);
@@ -427,7 +454,8 @@ usage:
 		"                    [--decision allow|deny] [--action ACTION] [--json]\n"
 		"       custctl audit report [--from DATE] [--to DATE] [--night HH:MM-HH:MM] [--many N]\n"
 		"       custctl audit sample N [--json]\n"
-		"       custctl audit verify [--against 'CHECKPOINT LINE']\n"
+		"       custctl audit verify [--against 'CHECKPOINT LINE'] [--archive FILE]\n"
+		"       custctl audit archive --before DATE --output FILE   (root)\n"
 		"       custctl audit checkpoint\n"
 		"       custctl audit pubkey\n");
 	return CMD_USAGE;

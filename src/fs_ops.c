@@ -381,7 +381,7 @@ static int audit_access(const struct who *w, const struct customer *c,
 		.detail = detail,
 	};
 	/* A sensitive access waits for a commit that survives power loss. */
-	bool durable = (def && def->cls->sensitive) || w->fs->audit_durable;
+	bool durable = (def && def->cls->sensitive) || w->fs->audit_durable || w->pol->audit_durable;
 	/* Closes and new versions gate nothing: they ride with the next record. */
 	bool gates = strcmp(action, "close") != 0 && strcmp(action, "version") != 0;
 	int rc = !w->fs->v->audit ? EIO

@@ -448,6 +448,14 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				continue;
 			}
 			*slot = cr;
+		} else if (strcmp(w[0], "audit") == 0) {
+			/* audit durable all|sensitive */
+			if (n != 3 || strcmp(w[1], "durable") != 0 ||
+			    (strcmp(w[2], "all") != 0 && strcmp(w[2], "sensitive") != 0)) {
+				conf_error(&r, "expected: audit durable all|sensitive");
+				continue;
+			}
+			p->audit_durable = strcmp(w[2], "all") == 0;
 		} else if (strcmp(w[0], "mask") == 0) {
 			/* mask FIELD first N last M | mask FIELD email */
 			const struct field_def *fd = n >= 3 ? catalog_field(cat, w[1]) : NULL;
@@ -472,7 +480,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			p->masks[fd->index] = m;
 		} else {
 			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role, "
-				       "procedure, checkout or mask)", w[0]);
+				       "procedure, checkout, audit or mask)", w[0]);
 		}
 	}
 	/* A staff type that masks a field needs to know how. */

@@ -221,3 +221,31 @@ def test_review_permissions_and_sampling(logged, people):
     # No field value is ever in the log.
     db = open(os.path.join(s, "audit.db"), "rb").read()
     assert b"13812345678" not in db
+
+
+def test_retention_archives_to_a_signed_file(logged, people, workdir):
+    """R5.1 retention: old records leave only into a signed export that verify
+    checks, and the log keeps a signed marker and a record that they left."""
+    s, m = logged
+    for i in range(5):
+        as_user(people["sales"], "cat", m.path(f"C100{i + 1}", "company"))
+    m.stop()
+    archive = os.path.join(workdir, "audit-2026.jsonl")
+    out = ctl("audit", "archive", s, "--before", "2099-01-01", "--output", archive).stdout.decode()
+    assert "archived records 1.." in out
+    assert oct(os.stat(archive).st_mode & 0o777) == "0o600"
+    assert ctl("audit", "verify", s).stdout.decode().startswith("OK:")
+    assert "intact and signed" in ctl("audit", "verify", s, "--archive", archive).stdout.decode()
+    recs = audit(s, "--action", "archive")
+    assert recs and recs[-1]["detail"] == archive
+    # An edited archive is caught.
+    text = open(archive).read().replace('"allow":1', '"allow":0', 1)
+    open(archive, "w").write(text)
+    p = ctl("audit", "verify", s, "--archive", archive, check=False)
+    assert p.returncode == 1 and b"was edited" in p.stdout
+    # Records cannot be deleted from the log by hand without an archive.
+    db = sqlite3.connect(os.path.join(s, "audit.db"))
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("DELETE FROM audit")
+    db.close()
+    m.start()

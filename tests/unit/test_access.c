@@ -351,7 +351,9 @@ static void test_policy_errors(void)
 		  "a.conf:1: staff type 'i' masks field 'phone', which has no mask statement\n" },
 		{ "stafftype formal max-level 4\nboss everyone\n",
 		  "a.conf:2: unknown statement 'boss' (expected stafftype, department, role, "
-		  "procedure, checkout or mask)\n" },
+		  "procedure, checkout, audit or mask)\n" },
+		{ "stafftype formal max-level 4\naudit durable sometimes\n",
+		  "a.conf:2: expected: audit durable all|sensitive\n" },
 		{ "stafftype formal max-level 4\ncheckout basic max 8h\n",
 		  "a.conf:2: checkout: 'basic' is not a sensitive class\n" },
 		{ "stafftype formal max-level 4\ncheckout finance max forever\n",
