@@ -66,6 +66,15 @@ int cmd_parse(struct cmd_env *e, int argc, char **argv, const struct cmd_opt *op
  * the refusal otherwise. */
 bool cmd_may(struct cmd_env *e, enum procedure pr, const char *what);
 void cmd_json_str(FILE *out, const char *s);
+/* A fresh snapshot of the staff register (commands are rare: read it each
+ * time); NULL, said to e->err, if it cannot be read. */
+const struct staff *cmd_register(struct cmd_env *e);
+/* A positive id, or 0. */
+int64_t cmd_parse_id(const char *s);
+/* Commits (or, with ERR, rolls back) the command's transaction and says why
+ * it failed; ESTALE means someone else took the step first. On success,
+ * STAFF_CHANGED tells the store's mounts. A CMD_ code. */
+int cmd_finish(struct cmd_env *e, int err, const char *what, bool staff_changed);
 const struct employee *cmd_employee_by_id(const struct staff *s, int64_t id);
 void cmd_time(int64_t ns, char out[32]);
 

@@ -1,5 +1,7 @@
 #include "cmd.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -118,4 +120,40 @@ void cmd_time(int64_t ns, char out[32])
 	}
 	localtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+const struct staff *cmd_register(struct cmd_env *e)
+{
+	int err = 0;
+	const struct staff *s = staff_current(e->v->st, 0, &err);
+	if (!s)
+		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
+	return s;
+}
+
+int64_t cmd_parse_id(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *end || v <= 0 ? 0 : (int64_t)v;
+}
+
+int cmd_finish(struct cmd_env *e, int err, const char *what, bool staff_changed)
+{
+	if (!err)
+		err = store_commit(e->v->st);
+	else
+		store_rollback(e->v->st);
+	if (err == ESTALE) {
+		fprintf(e->err, "custctl: refused: %s: it is no longer at that step (someone acted "
+				"first)\n", what);
+		return CMD_REFUSED;
+	}
+	if (err) {
+		fprintf(e->err, "custctl: cannot %s: %s\n", what, strerror(err));
+		return CMD_REFUSED;
+	}
+	if (staff_changed && e->staff_changed)
+		e->staff_changed(e->ctx);
+	return CMD_OK;
 }

@@ -14,41 +14,6 @@
 #include "cmd.h"
 #include "names.h"
 
-static int64_t parse_id(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end || v <= 0 ? 0 : (int64_t)v;
-}
-
-static const struct staff *register_of(struct cmd_env *e)
-{
-	int err = 0;
-	const struct staff *s = staff_current(e->v->st, 0, &err);
-	if (!s)
-		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
-	return s;
-}
-
-static int finish(struct cmd_env *e, int err, const char *what)
-{
-	if (!err)
-		err = store_commit(e->v->st);
-	else
-		store_rollback(e->v->st);
-	if (err == ESTALE) {
-		fprintf(e->err, "custctl: refused: %s: it is no longer at that step\n", what);
-		return CMD_REFUSED;
-	}
-	if (err) {
-		fprintf(e->err, "custctl: cannot %s: %s\n", what, strerror(err));
-		return CMD_REFUSED;
-	}
-	if (e->staff_changed)
-		e->staff_changed(e->ctx);
-	return CMD_OK;
-}
-
 static void describe(const struct checkout *c, const char *customer, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s%s%s", customer, c->field[0] || c->cls[0] ? "/" : "",
@@ -185,7 +150,7 @@ static int checkout_new(struct cmd_env *e, const char *target, const char *purpo
 	int err = store_begin(e->v->st, true);
 	if (!err)
 		err = staff_checkout_add(e->v->st, &co, &id);
-	if (finish(e, err, "register the checkout"))
+	if (cmd_finish(e, err, "register the checkout", true))
 		return CMD_REFUSED;
 	char desc[NAME_MAX_BYTES * 2 + 2];
 	describe(&co, c.name, desc, sizeof desc);
@@ -235,7 +200,7 @@ static int checkout_decide(struct cmd_env *e, int64_t id, bool approve, const ch
 	if (!err)
 		err = staff_checkout_step(e->v->st, id, CO_PENDING, approve ? CO_OPEN : CO_DENIED,
 					  e->me ? e->me->id : 0, expires);
-	if (finish(e, err, approve ? "approve" : "deny"))
+	if (cmd_finish(e, err, approve ? "approve" : "deny", true))
 		return CMD_REFUSED;
 	char until[32];
 	cmd_time(expires, until);
@@ -259,10 +224,10 @@ int cmd_checkout(struct cmd_env *e, int argc, char **argv)
 	int npos;
 	if (cmd_parse(e, argc, argv, opts, pos, 2, &npos) || npos < 1)
 		goto usage;
-	if (!register_of(e))
+	if (!cmd_register(e))
 		return CMD_REFUSED;
 	if (npos == 2 && (!strcmp(pos[0], "approve") || !strcmp(pos[0], "deny"))) {
-		int64_t id = parse_id(pos[1]);
+		int64_t id = cmd_parse_id(pos[1]);
 		if (!id)
 			goto usage;
 		return checkout_decide(e, id, pos[0][0] == 'a', reason ? reason : note);
@@ -341,7 +306,7 @@ int cmd_checkouts(struct cmd_env *e, int argc, char **argv)
 		fprintf(e->err, "usage: custctl checkouts [--all] [--json]\n");
 		return CMD_USAGE;
 	}
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	/* Mine; administration and the information management group see everyone's. */
@@ -371,7 +336,7 @@ int cmd_return(struct cmd_env *e, int argc, char **argv)
 		fprintf(e->err, "usage: custctl return ID | --all\n");
 		return CMD_USAGE;
 	}
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s || !e->me) {
 		fprintf(e->err, "custctl: refused: checkouts are returned by the staff who hold them\n");
 		return CMD_REFUSED;
@@ -379,7 +344,7 @@ int cmd_return(struct cmd_env *e, int argc, char **argv)
 	int n = 0, err = store_begin(e->v->st, true);
 	for (size_t i = 0; !err && i < e->me->ncheckouts; i++) {
 		const struct checkout *co = &e->me->checkouts[i];
-		if (!all && co->id != parse_id(pos[0]))
+		if (!all && co->id != cmd_parse_id(pos[0]))
 			continue;
 		err = staff_checkout_step(e->v->st, co->id, co->status, CO_RETURNED, e->me->id, 0);
 		n++;
@@ -389,7 +354,7 @@ int cmd_return(struct cmd_env *e, int argc, char **argv)
 		fprintf(e->err, "custctl: you hold no open checkout #%s\n", pos[0]);
 		return CMD_REFUSED;
 	}
-	if (finish(e, err, "return"))
+	if (cmd_finish(e, err, "return", true))
 		return CMD_REFUSED;
 	fprintf(e->out, "%d checkout%s returned; access through %s ends now\n", n,
 		n == 1 ? "" : "s", n == 1 ? "it" : "them");

@@ -31,15 +31,6 @@ static void copy(char *dst, size_t cap, const char *src)
 }
 
 /* A fresh snapshot of the register (commands are rare: read it every time). */
-static const struct staff *register_of(struct cmd_env *e)
-{
-	int err = 0;
-	const struct staff *s = staff_current(e->v->st, 0, &err);
-	if (!s)
-		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
-	return s;
-}
-
 static bool same_department_head(const struct employee *me, const struct employee *of)
 {
 	return me && of && me->is_head && !me->departed && strcmp(me->department, of->department) == 0;
@@ -290,7 +281,7 @@ int cmd_employee(struct cmd_env *e, int argc, char **argv)
 	if (cmd_parse(e, argc, argv, opts, pos, 3, &npos) || npos < 1)
 		goto usage;
 	const char *verb = pos[0];
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	const struct employee *x = npos == 2 ? staff_by_login(s, pos[1]) : NULL;
@@ -502,7 +493,7 @@ int cmd_grant(struct cmd_env *e, int argc, char **argv)
 	int npos;
 	if (cmd_parse(e, argc, argv, opts, pos, 4, &npos) || npos < 1)
 		goto usage;
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	const char *verb = pos[0];
@@ -613,7 +604,7 @@ int cmd_explain(struct cmd_env *e, int argc, char **argv)
 		goto usage;
 	if (npos > at + 2)
 		goto usage;
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	const struct employee *x = login ? staff_by_login(s, login) : e->me;
@@ -680,7 +671,7 @@ int cmd_whoami(struct cmd_env *e, int argc, char **argv)
 				"recorded as such\n");
 		return CMD_OK;
 	}
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	const struct employee *x = s ? staff_by_uid(s, e->uid) : NULL;
 	if (!x) {
 		fprintf(e->out, "uid %u is not on the staff register\n", (unsigned)e->uid);

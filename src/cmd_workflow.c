@@ -30,15 +30,6 @@ static bool text_ok(struct cmd_env *e, const char *what, const char *s)
 	return true;
 }
 
-static const struct staff *register_of(struct cmd_env *e)
-{
-	int err = 0;
-	const struct staff *s = staff_current(e->v->st, 0, &err);
-	if (!s)
-		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
-	return s;
-}
-
 static const char *login_of(const struct staff *s, int64_t id)
 {
 	const struct employee *x = cmd_employee_by_id(s, id);
@@ -64,33 +55,6 @@ static bool in_procedure(struct cmd_env *e, enum procedure pr)
 {
 	const struct department *d = e->pol->procedure[pr];
 	return e->me && d && strcmp(e->me->department, d->name) == 0;
-}
-
-static int finish(struct cmd_env *e, int err, const char *what, bool staff_changed)
-{
-	if (!err)
-		err = store_commit(e->v->st);
-	else
-		store_rollback(e->v->st);
-	if (err == ESTALE) {
-		fprintf(e->err, "custctl: refused: %s: it is no longer at that step (someone acted "
-				"first)\n", what);
-		return CMD_REFUSED;
-	}
-	if (err) {
-		fprintf(e->err, "custctl: cannot %s: %s\n", what, strerror(err));
-		return CMD_REFUSED;
-	}
-	if (staff_changed && e->staff_changed)
-		e->staff_changed(e->ctx);
-	return CMD_OK;
-}
-
-static int64_t parse_id(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end || v <= 0 ? 0 : (int64_t)v;
 }
 
 /* ---- applications ---- */
@@ -218,7 +182,7 @@ static int app_new(struct cmd_env *e, const struct staff *s, const char *login,
 		return rc;
 	}
 	if (replaces) {
-		a.replaces = parse_id(replaces);
+		a.replaces = cmd_parse_id(replaces);
 		bool found = false;
 		for (size_t i = 0; i < x->ngrants; i++)
 			found |= x->grants[i].id == a.replaces;
@@ -241,7 +205,7 @@ static int app_new(struct cmd_env *e, const struct staff *s, const char *login,
 	if (!err)
 		err = wf_app_add(e->v->st, &a, &id);
 	free(g.customers);
-	if (finish(e, err, "file the application", false))
+	if (cmd_finish(e, err, "file the application", false))
 		return CMD_REFUSED;
 	fprintf(e->out, "application #%lld filed: %s for role %s%s. Next: administration approves "
 			"or rejects it (custctl app approve %lld)\n", (long long)id, x->login, a.role,
@@ -274,7 +238,7 @@ static int app_decide(struct cmd_env *e, const struct staff *s, struct applicati
 	if (!err)
 		err = wf_app_step(e->v->st, a->id, APP_FILED, approve ? APP_APPROVED : APP_REJECTED,
 				  e->me->id, note, 0);
-	if (finish(e, err, approve ? "approve" : "reject", false))
+	if (cmd_finish(e, err, approve ? "approve" : "reject", false))
 		return CMD_REFUSED;
 	fprintf(e->out, "application #%lld %s by %s%s\n", (long long)a->id,
 		approve ? "approved" : "rejected", e->me->login,
@@ -323,7 +287,7 @@ static int app_implement(struct cmd_env *e, const struct staff *s, struct applic
 		err = staff_grant_add(e->v->st, x->id, &g, e->uid, &gid);
 	if (!err)
 		err = wf_app_step(e->v->st, a->id, APP_APPROVED, APP_IMPLEMENTED, e->me->id, NULL, gid);
-	if (finish(e, err, "implement the application", true))
+	if (cmd_finish(e, err, "implement the application", true))
 		return CMD_REFUSED;
 	fprintf(e->out, "application #%lld implemented: grant #%lld gives %s role %s\n",
 		(long long)a->id, (long long)gid, x->login, a->role);
@@ -351,7 +315,7 @@ int cmd_app(struct cmd_env *e, int argc, char **argv)
 	const char *verb = pos[0];
 	if (!on_register(e))
 		return CMD_REFUSED;
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	if (!strcmp(verb, "new") && npos == 3)
@@ -366,7 +330,7 @@ int cmd_app(struct cmd_env *e, int argc, char **argv)
 	if (npos != 2)
 		goto usage;
 	struct application a;
-	int64_t id = parse_id(pos[1]);
+	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || wf_app_get(e->v->st, id, &a) != 0) {
 		fprintf(e->err, "custctl: no application #%s\n", pos[1]);
 		return CMD_REFUSED;
@@ -400,7 +364,7 @@ int cmd_app(struct cmd_env *e, int argc, char **argv)
 					  ? store_begin(e->v->st, true) : ESTALE;
 			if (!err)
 				err = wf_app_step(e->v->st, id, from, APP_WITHDRAWN, e->me->id, note, 0);
-			rc = finish(e, err, "withdraw", false);
+			rc = cmd_finish(e, err, "withdraw", false);
 			if (!rc)
 				fprintf(e->out, "application #%lld withdrawn\n", (long long)id);
 		}
@@ -492,7 +456,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 		goto usage;
 	if (!on_register(e))
 		return CMD_REFUSED;
-	const struct staff *s = register_of(e);
+	const struct staff *s = cmd_register(e);
 	if (!s)
 		return CMD_REFUSED;
 	const char *verb = pos[0];
@@ -509,7 +473,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 		int err = store_begin(e->v->st, true);
 		if (!err)
 			err = wf_case_add(e->v->st, &c, &id);
-		if (finish(e, err, "file it", false))
+		if (cmd_finish(e, err, "file it", false))
 			return CMD_REFUSED;
 		if (appeal)
 			fprintf(e->out, "appeal #%lld filed (R4.2): the head of %s takes it up with "
@@ -526,7 +490,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 	if (npos != 2)
 		goto usage;
 	struct wf_case c;
-	int64_t id = parse_id(pos[1]);
+	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || wf_case_get(e->v->st, appeal, id, &c) != 0) {
 		fprintf(e->err, "custctl: no %s #%s\n", kind, pos[1]);
 		return CMD_REFUSED;
@@ -557,7 +521,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 		if (!err)
 			err = wf_case_head_step(e->v->st, id, answer ? CASE_ANSWERED : CASE_FORWARDED,
 						e->me->id, note);
-		if (finish(e, err, verb, false))
+		if (cmd_finish(e, err, verb, false))
 			return CMD_REFUSED;
 		fprintf(e->out, "appeal #%lld %s%s\n", (long long)id,
 			answer ? "answered" : "forwarded to administration",
@@ -578,7 +542,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 		int err = store_begin(e->v->st, true);
 		if (!err)
 			err = wf_case_resolve(e->v->st, appeal, id, e->me->id, note);
-		if (finish(e, err, "resolve it", false))
+		if (cmd_finish(e, err, "resolve it", false))
 			return CMD_REFUSED;
 		fprintf(e->out, "%s #%lld resolved\n", kind, (long long)id);
 		return CMD_OK;
