@@ -406,6 +406,23 @@ static int exec_simple(struct store *st, enum stmt_id id)
 	return err;
 }
 
+/* An empty store handle for DBPATH; no connection yet. NULL on ENOMEM. */
+static struct store *store_new(const char *dbpath)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (!st || !(st->path = strdup(dbpath))) {
+		free(st);
+		return NULL;
+	}
+	pthread_mutex_init(&st->all_lock, NULL);
+	if (pthread_key_create(&st->key, conn_release) != 0) {
+		free(st->path);
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
 int store_open(const char *dbpath, bool create, struct store **out)
 {
 	return store_open_schema(dbpath, create, schema_sql, schema_staff_sql, out);
@@ -414,23 +431,12 @@ int store_open(const char *dbpath, bool create, struct store **out)
 int store_open_schema(const char *dbpath, bool create, const char *create_sql,
 		      const char *upgrade_sql, struct store **out)
 {
-	struct store *st = calloc(1, sizeof *st);
+	struct store *st = store_new(dbpath);
 	struct conn *c = NULL;
 	int err;
 
 	if (!st)
 		return ENOMEM;
-	st->path = strdup(dbpath);
-	if (!st->path) {
-		free(st);
-		return ENOMEM;
-	}
-	pthread_mutex_init(&st->all_lock, NULL);
-	if (pthread_key_create(&st->key, conn_release) != 0) {
-		free(st->path);
-		free(st);
-		return ENOMEM;
-	}
 	if (create) {
 		struct stat sb;
 		if (lstat(dbpath, &sb) == 0) {
@@ -470,17 +476,9 @@ fail:
 
 int store_open_single(const char *dbpath, struct store **out)
 {
-	struct store *st = calloc(1, sizeof *st);
-	if (!st || !(st->path = strdup(dbpath))) {
-		free(st);
+	struct store *st = store_new(dbpath);
+	if (!st)
 		return ENOMEM;
-	}
-	pthread_mutex_init(&st->all_lock, NULL);
-	if (pthread_key_create(&st->key, conn_release) != 0) {
-		free(st->path);
-		free(st);
-		return ENOMEM;
-	}
 	int err = conn_open(dbpath, false, &st->single);
 	if (err) {
 		pthread_key_delete(st->key);
