@@ -67,8 +67,14 @@ int cmd_parse(struct cmd_env *e, int argc, char **argv, const struct cmd_opt *op
 bool cmd_may(struct cmd_env *e, enum procedure pr, const char *what);
 void cmd_json_str(FILE *out, const char *s);
 /* A fresh snapshot of the staff register (commands are rare: read it each
- * time); NULL, said to e->err, if it cannot be read. */
+ * time); NULL, said to e->err, if it cannot be read. It replaces the
+ * thread's previous snapshot: e->me is re-pointed into the new one, and no
+ * other pointer into the old one may be used after the call. */
 const struct staff *cmd_register(struct cmd_env *e);
+/* The words of a command as the audit log keeps them: the verb, its
+ * sub-verb, ids and option names; never free text or customer names (they
+ * are customer data), which become "_". */
+void cmd_describe(int argc, char **argv, char *out, size_t cap);
 /* A positive id, or 0. */
 int64_t cmd_parse_id(const char *s);
 /* Commits (or, with ERR, rolls back) the command's transaction and says why

@@ -4,7 +4,7 @@
  * .NAME.XXXXXX; vim writes .NAME.swp and NAME~. A name in a customer directory
  * that is not a catalogue field is a scratch file: it lives only in this
  * daemon's memory (sodium_malloc, never on disk), is seen only by the uid that
- * made it (and root), and is gone at unmount. Renaming one over a field name
+ * made it (each person has their own scratch names), and is gone at unmount. Renaming one over a field name
  * stores a new version of that field.
  *
  * Memory is bounded: at most SCRATCH_MAX_FILES files of at most
@@ -46,8 +46,9 @@ void scratch_table_free(struct scratch_table *t);
  * EEXIST, ENOSPC (too many scratch files) or ENOMEM. */
 int scratch_create(struct scratch_table *t, int64_t customer_id, const char *name, uid_t owner,
 		   mode_t mode, struct scratch_node **out);
-/* Referenced node by name or by id, or NULL. */
-struct scratch_node *scratch_find(struct scratch_table *t, int64_t customer_id, const char *name);
+/* OWNER's referenced node by name, or any by id; NULL if none. */
+struct scratch_node *scratch_find(struct scratch_table *t, int64_t customer_id, uid_t owner,
+				  const char *name);
 struct scratch_node *scratch_get(struct scratch_table *t, uint64_t id);
 /* Drops a reference; frees (wiping) an unlinked node with none left. */
 void scratch_put(struct scratch_table *t, struct scratch_node *n);
@@ -56,7 +57,7 @@ void scratch_unlink(struct scratch_table *t, struct scratch_node *n);
 /* Renames N to NEWNAME in the same customer, unlinking any scratch file there. */
 void scratch_rename(struct scratch_table *t, struct scratch_node *n, const char *newname);
 
-/* Calls FN for each linked scratch file of CUSTOMER_ID visible to UID. */
+/* Calls FN for each linked scratch file of CUSTOMER_ID owned by UID. */
 void scratch_list(struct scratch_table *t, int64_t customer_id, uid_t uid,
 		  void (*fn)(void *ctx, uint64_t id, const char *name), void *ctx);
 

@@ -1050,13 +1050,15 @@ int audit_verify_archive(struct audit *a, const char *path, FILE *out)
 			if (!p)
 				continue;
 			for (p += strlen(pat); *p && *p != '"' && o < sizeof text[i] - 1; p++) {
-				if (*p == '\\' && p[1] == 'u') {
+				if (*p == '\\' && p[1] == 'u' && strnlen(p + 2, 4) == 4) {
 					unsigned c = 0;
 					sscanf(p + 2, "%4x", &c);
 					text[i][o++] = (char)c;
 					p += 5;
-				} else if (*p == '\\') {
+				} else if (*p == '\\' && p[1]) {
 					text[i][o++] = *++p;
+				} else if (*p == '\\') {
+					break; /* a cut line: the hash check below catches it */
 				} else {
 					text[i][o++] = *p;
 				}

@@ -126,6 +126,8 @@ const struct staff *cmd_register(struct cmd_env *e)
 {
 	int err = 0;
 	const struct staff *s = staff_current(e->v->st, 0, &err);
+	/* A fresh snapshot frees the old one, which e->me pointed into. */
+	e->me = s && !e->root ? staff_by_uid(s, e->uid) : NULL;
 	if (!s)
 		fprintf(e->err, "custctl: cannot read the staff register: %s\n", strerror(err));
 	return s;
@@ -156,4 +158,30 @@ int cmd_finish(struct cmd_env *e, int err, const char *what, bool staff_changed)
 	if (staff_changed && e->staff_changed)
 		e->staff_changed(e->ctx);
 	return CMD_OK;
+}
+
+void cmd_describe(int argc, char **argv, char *out, size_t cap)
+{
+	static const char *const keywords[] = {
+		"new", "list", "show", "approve", "reject", "implement", "withdraw", "forward",
+		"answer", "resolve", "add", "set", "leave", "revoke", "install", "reload", "archive",
+		"verify", "checkpoint", "pubkey", "report", "sample", "deny", "check", NULL,
+	};
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < argc && len + 2 < cap; i++) {
+		const char *a = argv[i];
+		bool keep = i == 0 || a[strspn(a, "0123456789")] == '\0';
+		for (int k = 0; !keep && keywords[k]; k++)
+			keep = i == 1 && !strcmp(a, keywords[k]);
+		if (!keep && a[0] == '-' && a[1] == '-') {
+			/* the option's name, never its value */
+			size_t n = strcspn(a, "=");
+			len += (size_t)snprintf(out + len, cap - len, "%s%.*s", len ? " " : "", (int)n, a);
+			continue;
+		}
+		if (!keep)
+			a = "_";
+		len += (size_t)snprintf(out + len, cap - len, "%s%.60s", len ? " " : "", a);
+	}
 }

@@ -185,12 +185,14 @@ static int tally_record(void *p, const struct audit_record *r)
 {
 	struct report *rp = p;
 	const struct audit_event *v = &r->ev;
-	if (!strncmp(v->action, "command", 7)) {
+	if (!strcmp(v->action, "command")) {
 		rp->commands++;
 		if (strstr(v->detail, "break-glass"))
 			rp->breakglass++;
 		return 0;
 	}
+	if (!strcmp(v->action, "command-done"))
+		return 0;
 	if (strncmp(v->action, "open", 4) && strcmp(v->action, "read") && strcmp(v->action, "write") &&
 	    strcmp(v->action, "create") && strncmp(v->action, "read-", 5) &&
 	    strncmp(v->action, "write-", 6))

@@ -313,10 +313,8 @@ int cmd_app(struct cmd_env *e, int argc, char **argv)
 	if (cmd_parse(e, argc, argv, opts, pos, 3, &npos) || npos < 1)
 		goto usage;
 	const char *verb = pos[0];
-	if (!on_register(e))
-		return CMD_REFUSED;
 	const struct staff *s = cmd_register(e);
-	if (!s)
+	if (!s || !on_register(e))
 		return CMD_REFUSED;
 	if (!strcmp(verb, "new") && npos == 3)
 		return app_new(e, s, pos[1], pos[2], customers, until, replaces, reason);
@@ -454,10 +452,8 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 	int npos;
 	if (cmd_parse(e, argc, argv, opts, pos, 3, &npos) || npos < 1)
 		goto usage;
-	if (!on_register(e))
-		return CMD_REFUSED;
 	const struct staff *s = cmd_register(e);
-	if (!s)
+	if (!s || !on_register(e))
 		return CMD_REFUSED;
 	const char *verb = pos[0];
 	if (!strcmp(verb, "new") && npos == 2) {

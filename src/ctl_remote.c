@@ -67,13 +67,17 @@ static int run_direct(int argc, char **argv, int at)
 		.v = v, .pol = v->policy, .uid = 0, .root = true, .out = stdout, .err = stderr,
 		.staff_changed = staff_changed_direct, .ctx = (void *)store,
 	};
-	int rc = args ? cmd_run(&e, n, args) : CMD_REFUSED;
+	char detail[512];
+	int rc = CMD_REFUSED;
 	if (args) {
-		char detail[512];
-		size_t dl = (size_t)snprintf(detail, sizeof detail, "break-glass:");
-		for (int i = 0; i < n && dl < sizeof detail - 2; i++)
-			dl += (size_t)snprintf(detail + dl, sizeof detail - dl, " %s", args[i]);
-		ctl_audit(v, "command", 0, "", rc == 0, detail);
+		char words[480];
+		cmd_describe(n, args, words, sizeof words);
+		snprintf(detail, sizeof detail, "break-glass: %s", words);
+		/* On the record before it happens, or it does not happen. */
+		if (ctl_audit(v, "command", 0, "", true, detail) == 0) {
+			rc = cmd_run(&e, n, args);
+			ctl_audit(v, "command-done", 0, "", rc == 0, detail);
+		}
 	}
 	free(args);
 	vault_close(v);

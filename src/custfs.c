@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -96,17 +97,21 @@ static void *reload_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	struct timespec last = { 0, 0 };
 	for (;;) {
-		/* Every few seconds, also sweep checkouts that ran out (and log them). */
-		struct timespec tick = { 5, 0 };
+		/* Every second, also sweep checkouts that ran out (and log them) and
+		 * write queued audit records, however many signals arrive. */
+		struct timespec tick = { 1, 0 }, now;
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (stopping)
 			return NULL;
-		if (sig < 0) {
-			if (errno == EAGAIN)
-				fs_sweep_checkouts(fs);
-			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - last.tv_sec >= 1) {
+			fs_sweep_checkouts(fs);
+			last = now;
 		}
+		if (sig < 0)
+			continue;
 		if (sig == SIGUSR1)
 			atomic_fetch_add(&fs->acl_epoch, 1); /* the staff register changed */
 		else

@@ -160,6 +160,18 @@ int fs_reload_policy(struct fs *fs)
 		return EINVAL;
 	}
 	free(errs);
+	/* On the record before it takes effect, or it does not. */
+	struct audit_event ev = {
+		.uid = getuid(), .pid = getpid(), .comm = "custfs", .exe = "",
+		.mount = fs->mountpoint ? fs->mountpoint : "", .view = fs->view ? fs->view : "",
+		.action = "policy-reload", .allow = true, .rule = "", .reason = "",
+		.detail = fs->policy_dir,
+	};
+	if (!fs->v->audit || audit_append(fs->v->audit, &ev, true) != 0) {
+		log_err("policy reload: the audit record cannot be written; keeping the old policy");
+		policy_free(fresh);
+		return EIO;
+	}
 	/* Readers may still hold the old policy for the rest of their request:
 	 * keep it until unmount (reloads are rare, policies small). */
 	pthread_mutex_lock(&fs->retired_lock);
@@ -174,7 +186,6 @@ int fs_reload_policy(struct fs *fs)
 	fs->retired[fs->nretired++] = atomic_exchange(&fs->policy, fresh);
 	pthread_mutex_unlock(&fs->retired_lock);
 	log_info("policy reloaded from %s", fs->policy_dir);
-	fs_audit_event(fs, "policy-reload", fs->policy_dir);
 	return 0;
 }
 
@@ -430,12 +441,12 @@ static off_t presented_size(int64_t stored)
 
 /* Turns a decrypted value in OUT into its file view: masked if MASKED, with
  * its newline. */
-static int present_value(struct fs *fs, const struct field_def *def, bool masked,
+static int present_value(const struct policy *pol, const struct field_def *def, bool masked,
 			 struct secbuf *out)
 {
 	int rc = 0;
-	if (masked)
-		rc = mask_apply(&atomic_load(&fs->policy)->masks[def->index], out);
+	if (masked) /* DEF and the mask from the same policy: a reload may reorder fields */
+		rc = mask_apply(&pol->masks[def->index], out);
 	if (!rc && out->len > 0)
 		rc = secbuf_write(out, out->len, "\n", 1);
 	if (rc)
@@ -444,11 +455,11 @@ static int present_value(struct fs *fs, const struct field_def *def, bool masked
 }
 
 /* The current value as MASKED or plain text, with its newline. */
-static int load_presented(struct fs *fs, const struct field_def *def, bool masked,
+static int load_presented(const struct who *w, const struct field_def *def, bool masked,
 			  int64_t field_id, struct secbuf *out)
 {
-	int rc = vault_read(fs->v, field_id, 0, out);
-	return rc ? rc : present_value(fs, def, masked, out);
+	int rc = vault_read(w->fs->v, field_id, 0, out);
+	return rc ? rc : present_value(w->pol, def, masked, out);
 }
 
 static int store_presented(const struct who *w, int64_t customer_id, const char *field,
@@ -520,7 +531,7 @@ static int attr_field(const struct who *w, struct stat *st, const struct custome
 	} else if (rd.allow && rd.masked) {
 		/* A masked field's size is its masked size: decrypt to know it. */
 		struct secbuf b = SECBUF_INIT;
-		int rc = f->version > 0 ? load_presented(w->fs, def, true, f->id, &b) : 0;
+		int rc = f->version > 0 ? load_presented(w, def, true, f->id, &b) : 0;
 		size = (off_t)b.len;
 		secbuf_free(&b);
 		if (rc)
@@ -561,11 +572,11 @@ static void fill_entry(struct fs *fs, struct fuse_entry_param *e, const struct s
 	e->entry_timeout = fs->entry_timeout;
 }
 
-/* A scratch node the caller may use: its owner or root. Referenced, or NULL. */
+/* A scratch node the caller may use: their own. Referenced, or NULL. */
 static struct scratch_node *scratch_for(const struct who *w, uint64_t id)
 {
 	struct scratch_node *n = scratch_get(w->fs->scratch, id);
-	if (n && w->uid != 0 && n->owner != w->uid) {
+	if (n && n->owner != w->uid) {
 		scratch_put(w->fs->scratch, n);
 		n = NULL;
 	}
@@ -574,12 +585,7 @@ static struct scratch_node *scratch_for(const struct who *w, uint64_t id)
 
 static struct scratch_node *scratch_named(const struct who *w, int64_t cust, const char *name)
 {
-	struct scratch_node *n = scratch_find(w->fs->scratch, cust, name);
-	if (n && w->uid != 0 && n->owner != w->uid) {
-		scratch_put(w->fs->scratch, n);
-		n = NULL;
-	}
-	return n;
+	return scratch_find(w->fs->scratch, cust, w->uid, name);
 }
 
 /* A field that holds a value, or that an open writer is creating. */
@@ -799,6 +805,8 @@ static void who_of_handle(struct fs *fs, const struct handle *h, struct who *w,
 	}
 }
 
+static int still_allowed(struct fs *fs, const struct handle *h, enum access_right right);
+
 /* Stores a handle's contents as a new version if they changed (or, with
  * EMPTIED_TOO, were emptied). Call with h->lock held. */
 static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_too)
@@ -807,6 +815,12 @@ static int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emp
 	struct who w = { .fs = fs, .pol = atomic_load(&fs->policy) };
 	if (h->kind != H_FIELD || !(h->dirty || (emptied_too && h->emptied)))
 		return 0;
+	/* The writer may have lost the right since the open (R3.2, R4.3). */
+	if (still_allowed(fs, h, RIGHT_WRITE) != 0) {
+		log_warn("refused: uid %u %s/%s: no longer allowed to write; nothing stored",
+			 (unsigned)h->uid, h->customer, h->field);
+		return EACCES;
+	}
 	w.cat = w.pol->cat;
 	int rc = store_presented(&w, h->customer_id, h->field, &h->buf, h->uid, durable, &res);
 	if (rc == EINVAL || rc == EFBIG) {
@@ -908,7 +922,7 @@ static int open_field(const struct who *w, int64_t field_id, int flags, bool cre
 		/* One query for the row and the value; the gate decides in between. */
 		rc = vault_read_gated(w->fs->v, field_id, open_gate, &o, &h->buf);
 		if (!rc)
-			rc = present_value(w->fs, o.def, o.masked, &h->buf);
+			rc = present_value(w->pol, o.def, o.masked, &h->buf);
 	}
 	if (rc) {
 		handle_free(w->fs, h);
@@ -1153,7 +1167,7 @@ static void audit_close_handle(struct fs *fs, const struct handle *h)
 
 static int still_allowed(struct fs *fs, const struct handle *h, enum access_right right)
 {
-	if (h->kind != H_FIELD || h->uid == 0)
+	if ((h->kind != H_FIELD && h->kind != H_SCRATCH) || h->uid == 0)
 		return 0;
 	struct who w = { .fs = fs, .pol = atomic_load(&fs->policy), .uid = h->uid };
 	int err = 0;
@@ -1166,10 +1180,18 @@ static int still_allowed(struct fs *fs, const struct handle *h, enum access_righ
 	const struct staff *st = staff_current(fs->v->st, atomic_load(&fs->acl_epoch), &err);
 	w.emp = st ? staff_by_uid(st, h->uid) : NULL;
 	w.broken |= !st;
-	const struct field_def *def = catalog_field(w.cat, h->field);
 	struct customer c = { .id = h->customer_id };
-	snprintf(c.name, sizeof c.name, "%s", h->customer);
 	struct decision d;
+	if (h->kind == H_SCRATCH) {
+		/* An editor's scratch copy stays usable only while its owner may still
+		 * write to the customer (R4.3: leaving ends it too). */
+		if (vault_customer_get(fs->v, h->customer_id, &c) != 0)
+			return EACCES;
+		judge(&w, &c, NULL, RIGHT_WRITE, &d);
+		return d.allow ? 0 : EACCES;
+	}
+	const struct field_def *def = catalog_field(w.cat, h->field);
+	snprintf(c.name, sizeof c.name, "%s", h->customer);
 	if (!def)
 		return EACCES;
 	judge(&w, &c, def, right, &d);
@@ -1315,7 +1337,13 @@ static void explain_query(struct fs *fs, uid_t uid, gid_t gid, pid_t pid, const 
 	}
 	if (slash)
 		*slash = '\0';
-	if (vault_customer_by_name(fs->v, path, &c) != 0 ||
+	if (uid != 0 && !w.emp) {
+		t.len = (size_t)snprintf(t.p, t.cap, "uid %u is not on the staff register: custfs "
+					 "gives you nothing (R1.1)\n", (unsigned)uid);
+		goto out;
+	}
+	/* A customer you may not see is answered as one that does not exist. */
+	if (vault_customer_by_name(fs->v, path, &c) != 0 || visible(&w, &c, NULL) != 0 ||
 	    (slash && !(def = catalog_field(w.cat, slash + 1)))) {
 		t.len = (size_t)snprintf(t.p, t.cap, "No such customer or field: %s%s%s\n", path,
 					 slash ? "/" : "", slash ? slash + 1 : "");
@@ -1476,29 +1504,28 @@ static void answer_command(struct fs *fs, struct handle *h)
 		.ctx = fs,
 		.install_policy = cmd_install_policy,
 	};
+	char detail[512], rule[32];
+	cmd_describe(argc, argv, detail, sizeof detail);
+	struct who cw;
+	struct employee emp;
+	who_of_handle(fs, h, &cw, &emp);
+	cw.emp = env.me;
+	struct decision req = { .allow = true, .rule = "requested" };
 	if (!st) {
 		fprintf(err, "custctl: custfs cannot read the staff register: %s\n", strerror(e));
+		code = CMD_REFUSED;
+	} else if (audit_access(&cw, NULL, NULL, "command", &req, 0, 0, detail) != 0) {
+		/* On the record before it happens, or it does not happen. */
+		fprintf(err, "custctl: refused: custfs cannot write the audit record\n");
 		code = CMD_REFUSED;
 	} else {
 		code = cmd_run(&env, argc, argv);
 		log_info("command: uid %u pid %d: %s %s: exit %d", (unsigned)h->uid, (int)h->pid,
 			 argv[0], argc > 1 ? argv[1] : "", code);
-		/* On the record: the words (never values: commands carry none). */
-		char detail[512], rule[32];
-		size_t dl = 0;
-		detail[0] = '\0';
-		for (int i = 0; i < argc && dl < sizeof detail - 2; i++) {
-			char shown[NAME_LOG_MAX];
-			dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s", i ? " " : "",
-					       name_for_log(argv[i], shown));
-		}
 		snprintf(rule, sizeof rule, "exit %d", code);
-		struct who cw;
-		struct employee emp;
-		who_of_handle(fs, h, &cw, &emp);
-		cw.emp = env.me;
+		cw.emp = env.me; /* cmd_register may have re-pointed it */
 		struct decision d = { .allow = code == 0, .rule = rule };
-		audit_access(&cw, NULL, NULL, "command", &d, 0, 0, detail);
+		audit_access(&cw, NULL, NULL, "command-done", &d, 0, 0, detail);
 	}
 reply:
 	if (out)
@@ -1595,6 +1622,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (attr->st_size < 0 || attr->st_size > VALUE_MAX_BYTES) {
 			rc = EFBIG;
+		} else if (h && h->writable && (h->kind == H_FIELD || h->kind == H_SCRATCH) &&
+			   (rc = still_allowed(w.fs, h, RIGHT_WRITE)) != 0) {
+			/* refused below */
 		} else if (h && h->writable && (h->kind == H_FIELD || h->kind == H_SCRATCH)) {
 			pthread_mutex_t *lock = h->sn ? &h->sn->lock : &h->lock;
 			struct secbuf *b = h->sn ? &h->sn->buf : &h->buf;
@@ -1875,10 +1905,10 @@ static int rename_field_to_scratch(const struct who *w, const struct customer *c
 		rc = field_present(w->fs, &f);
 	if (!rc)
 		rc = decide(w, c, def, RIGHT_READ, &d);
-	if (!rc && d.masked)
-		rc = EACCES; /* a masked field is not copied out */
+	if (!rc && (d.masked || def->cls->sensitive))
+		rc = EACCES; /* masked and sensitive values are never copied to scratch files */
 	if (!rc && f.version > 0)
-		rc = load_presented(w->fs, def, false, f.id, &value);
+		rc = load_presented(w, def, false, f.id, &value);
 	if (rc)
 		goto out;
 	n = scratch_named(w, c->id, newname);

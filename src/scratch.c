@@ -43,11 +43,14 @@ void scratch_table_free(struct scratch_table *t)
 	free(t);
 }
 
-static struct scratch_node *find_locked(struct scratch_table *t, int64_t customer_id,
+/* Each person has their own scratch names: nobody can replace, remove or
+ * squat another's editor files. */
+static struct scratch_node *find_locked(struct scratch_table *t, int64_t customer_id, uid_t owner,
 					const char *name)
 {
 	for (struct scratch_node *n = t->head; n; n = n->next)
-		if (n->linked && n->customer_id == customer_id && strcmp(n->name, name) == 0)
+		if (n->linked && n->customer_id == customer_id && n->owner == owner &&
+		    strcmp(n->name, name) == 0)
 			return n;
 	return NULL;
 }
@@ -76,7 +79,7 @@ int scratch_create(struct scratch_table *t, int64_t customer_id, const char *nam
 	int rc = 0;
 
 	pthread_mutex_lock(&t->lock);
-	if (find_locked(t, customer_id, name)) {
+	if (find_locked(t, customer_id, owner, name)) {
 		rc = EEXIST;
 	} else if (t->count >= SCRATCH_MAX_FILES) {
 		rc = ENOSPC;
@@ -103,10 +106,11 @@ int scratch_create(struct scratch_table *t, int64_t customer_id, const char *nam
 	return rc;
 }
 
-struct scratch_node *scratch_find(struct scratch_table *t, int64_t customer_id, const char *name)
+struct scratch_node *scratch_find(struct scratch_table *t, int64_t customer_id, uid_t owner,
+				  const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct scratch_node *n = find_locked(t, customer_id, name);
+	struct scratch_node *n = find_locked(t, customer_id, owner, name);
 	if (n)
 		n->refs++;
 	pthread_mutex_unlock(&t->lock);
@@ -154,7 +158,7 @@ void scratch_unlink(struct scratch_table *t, struct scratch_node *n)
 void scratch_rename(struct scratch_table *t, struct scratch_node *n, const char *newname)
 {
 	pthread_mutex_lock(&t->lock);
-	struct scratch_node *old = find_locked(t, n->customer_id, newname);
+	struct scratch_node *old = find_locked(t, n->customer_id, n->owner, newname);
 	if (old && old != n)
 		unlink_node_locked(t, old);
 	snprintf(n->name, sizeof n->name, "%s", newname);
@@ -166,7 +170,7 @@ void scratch_list(struct scratch_table *t, int64_t customer_id, uid_t uid,
 {
 	pthread_mutex_lock(&t->lock);
 	for (struct scratch_node *n = t->head; n; n = n->next)
-		if (n->linked && n->customer_id == customer_id && (uid == 0 || n->owner == uid))
+		if (n->linked && n->customer_id == customer_id && n->owner == uid)
 			fn(ctx, n->id, n->name);
 	pthread_mutex_unlock(&t->lock);
 }

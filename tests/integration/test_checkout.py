@@ -183,3 +183,20 @@ def test_leaving_closes_checkouts(desk, people):
     out = ctl("employee", "leave", s, fin2).stdout.decode()
     assert "1 checkout closed" in out
     assert cat(fin2, m.path("C1006", "credit_limit")) is None
+
+
+def test_sensitive_values_are_never_copied_to_scratch_files(desk, people):
+    """Review finding: a rename of a checked-out field to a scratch name would
+    have kept a plaintext copy past the return (R3.5)."""
+    s, m = desk
+    fin = people["fin"]
+    assert run(fin, m, "checkout", "C1007/finance", "--purpose", "p", "--for", "10m")[0] == 0
+    p = as_user(fin, "mv", m.path("C1007", "credit_limit"), m.path("C1007", "credit_limit~"))
+    assert p.returncode != 0
+    assert as_user(fin, "ls", m.path("C1007")).stdout.decode().count("credit_limit") == 1
+    # Checkout commands reach the audit log without the customer's name.
+    rows = [json.loads(l) for l in ctl("audit", s, "--action", "command", "--json")
+            .stdout.decode().splitlines()]
+    mine = [r for r in rows if r["login"] == fin]
+    assert mine and all("C1007" not in r["detail"] for r in mine)
+    assert any(r["detail"].startswith("checkout _") for r in mine)

@@ -280,3 +280,48 @@ def test_init_names_the_first_supervisor_and_tech_administrator(workdir, staff):
     assert rows[staff["tech"]]["department"] == "tech"
     p = ctl("init", os.path.join(workdir, "s2"), "--admin", "no-such-login", check=False)
     assert p.returncode == 1 and not os.path.exists(os.path.join(workdir, "s2"))
+
+
+def test_scratch_names_are_per_person_and_commits_recheck_rights(office, staff):
+    """Review findings: one person's editor files cannot be replaced or
+    squatted by another; a write committed after the right was lost is
+    refused (R3.2)."""
+    s, m = office
+    ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--reason", "r")
+    ok(staff["admin"], m, "app", "approve", "1")
+    ok(staff["tech"], m, "app", "implement", "1")
+    # head has no grant: give one by break-glass for this test
+    ctl("grant", "add", s, staff["head"], "sales")
+    d = m.path("C1001")
+    assert as_user(staff["head"], "sh", "-c", f"echo mine > {d}/draft.tmp").returncode == 0
+    assert as_user(staff["clerk"], "sh", "-c", f"echo other > {d}/x.tmp && mv {d}/x.tmp {d}/draft.tmp").returncode == 0
+    assert as_user(staff["head"], "cat", f"{d}/draft.tmp").stdout == b"mine\n"
+    assert as_user(staff["clerk"], "cat", f"{d}/draft.tmp").stdout == b"other\n"
+    # A writer whose grants are suspended before close stores nothing.
+    writer = subprocess.Popen(
+        ["runuser", "-u", staff["clerk"], "--", "python3", "-c",
+         "import os,sys\n"
+         f"fd=os.open({m.path('C1002', 'requirements')!r},os.O_WRONLY|os.O_TRUNC)\n"
+         "os.write(fd,b'late change\\n'); print('written',flush=True)\n"
+         "sys.stdin.readline()\n"
+         "try:\n  os.close(fd); print('CLOSED')\n"
+         "except OSError as e: print('REFUSED', e.errno)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "written"
+    ok(staff["admin"], m, "employee", "set", staff["clerk"], "--dept", "service")
+    writer.stdin.write("go\n")
+    writer.stdin.flush()
+    assert writer.stdout.readline().strip() == "REFUSED 13"
+    writer.wait(timeout=10)
+    assert b"late change" not in ctl("export", s).stdout
+
+
+def test_explain_does_not_reveal_customers_to_strangers(office, staff, make_user):
+    s, m = office
+    stranger = make_user("stranger")
+    p = as_user(stranger, "sh", "-c", f"echo 'C1001 read' > {m.mnt}/.custfs/explain; "
+                                      f"cat {m.mnt}/.custfs/explain")
+    assert b"not on the staff register" in p.stdout and b"C1001" not in p.stdout
+    p = as_user(staff["tech"], "sh", "-c", f"echo 'C1001 read' > {m.mnt}/.custfs/explain; "
+                                          f"cat {m.mnt}/.custfs/explain")
+    assert b"No such customer" in p.stdout
