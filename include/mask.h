@@ -1,6 +1,7 @@
 /* Masked forms of values (DOMAIN.md: interns see phone and email masked,
- * e.g. 138****5678). Masking works on characters, not bytes, so Chinese text
- * is masked whole characters at a time. */
+ * e.g. 138****5678). What is kept is counted in characters (Chinese text
+ * keeps whole characters); what is hidden becomes one '*' per byte, so a
+ * masked value has the value's size and stat needs no decryption. */
 #ifndef CUSTFS_MASK_H
 #define CUSTFS_MASK_H
 

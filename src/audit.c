@@ -519,12 +519,18 @@ static void lead(struct audit *a)
 	int err = write_batch(a, evs, n, durable);
 	pthread_mutex_lock(&a->lock);
 	a->flushing = false;
-	for (int i = 0; i < n; i++)
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
 		if (results[i])
-			*results[i] = err;
+			*results[i] = err; /* a waiter's access is denied */
+		else if (err && a->npending < PENDING_MAX) {
+			keep_pending(a, &evs[i], NULL); /* a close or version: tried again */
+			kept++;
+		}
+	}
 	if (err)
-		log_err("audit: %d record%s could not be written: %s", n, n == 1 ? "" : "s",
-			strerror(err));
+		log_err("audit: %d record%s could not be written: %s (%d kept for the next try)", n,
+			n == 1 ? "" : "s", strerror(err), kept);
 	a->spare = evs;
 	a->spare_text = texts;
 	a->spare_result = results;

@@ -521,24 +521,13 @@ static int attr_field(const struct who *w, struct stat *st, const struct custome
 		      const struct field_def *def, const struct field_row *f)
 {
 	struct decision rd, wd;
-	size_t pending;
-	off_t size = presented_size(f->size);
 
 	judge(w, c, def, RIGHT_READ, &rd);
 	judge(w, c, def, RIGHT_WRITE, &wd);
-	if (inflight_size(w->fs->inflight, f->id, &pending)) {
-		size = (off_t)pending;
-	} else if (rd.allow && rd.masked) {
-		/* A masked field's size is its masked size: decrypt to know it. */
-		struct secbuf b = SECBUF_INIT;
-		int rc = f->version > 0 ? load_presented(w, def, true, f->id, &b) : 0;
-		size = (off_t)b.len;
-		secbuf_free(&b);
-		if (rc)
-			return rc;
-	}
+	/* The committed size: a masked view has the same size (mask.h), and a
+	 * writer's pending bytes are only its own (its fstat sees them). */
 	attr_file(w, st, ino_of(K_FIELD, f->id), (rd.allow ? 0400 : 0) | (wd.allow ? 0200 : 0),
-		  size, f->mtime_ns);
+		  presented_size(f->size), f->mtime_ns);
 	return 0;
 }
 

@@ -16,12 +16,12 @@ int main(void)
 		{ { MASK_KEEP, 3, 4 }, "+8613812345678", "+86*******5678" },
 		{ { MASK_KEEP, 3, 4 }, "1234567", "*******" },   /* too short: all masked */
 		{ { MASK_KEEP, 3, 4 }, "", "" },
-		{ { MASK_KEEP, 1, 1 }, "李小明", "李*明" },       /* characters, not bytes */
+		{ { MASK_KEEP, 1, 1 }, "李小明", "李***明" },     /* keeps characters, hides bytes */
 		{ { MASK_KEEP, 0, 0 }, "abc", "***" },
 		{ { MASK_EMAIL, 0, 0 }, "li.ming@example.com", "l******@example.com" },
 		{ { MASK_EMAIL, 0, 0 }, "x@example.com", "*@example.com" },
 		{ { MASK_EMAIL, 0, 0 }, "not an address", "**************" },
-		{ { MASK_EMAIL, 0, 0 }, "小明@例子.中国", "小*@例子.中国" },
+		{ { MASK_EMAIL, 0, 0 }, "小明@例子.中国", "小***@例子.中国" },
 	};
 	if (crypto_init() != 0)
 		return 1;
