@@ -852,7 +852,6 @@ struct open_ctx {
 static int open_gate(void *p, const struct field_row *f)
 {
 	struct open_ctx *o = p;
-	struct decision d = { 0 };
 	int rc;
 
 	o->f = *f;
@@ -884,7 +883,6 @@ static int open_gate(void *p, const struct field_row *f)
 	}
 	o->masked = rd.masked;
 	o->checkout_id = rep->checkout_id;
-	(void)d;
 	return 0;
 }
 
