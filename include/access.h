@@ -13,6 +13,7 @@
 #ifndef CUSTFS_ACCESS_H
 #define CUSTFS_ACCESS_H
 
+#include "i18n.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,7 +46,8 @@ struct decision {
 	const char *rule; /* the rule that decided, e.g. "grant", "stafftype-ceiling" */
 	int64_t grant_id; /* the grant that allowed, if any */
 	int64_t checkout_id; /* the checkout a sensitive access went through */
-	char reason[320]; /* plain words, for the person and the log */
+	char reason[320]; /* plain words in English, for the audit record and the log */
+	char says[640];   /* the same in the thread's language (i18n.h), for the person */
 };
 
 /* Whether checkout C covers field F of customer CUSTOMER_ID. */
@@ -59,7 +61,7 @@ const char *access_right_name(enum access_right r);
 
 /* How to appeal a denial (R4.2), for messages. */
 #define ACCESS_APPEAL_HINT \
-	"If you need this for your work, ask your department head to file an " \
-	"application or take up an appeal with administration (R4.2)."
+	N_("If you need this for your work, ask your department head to file an " \
+	   "application or take up an appeal with administration (R4.2).")
 
 #endif

@@ -1,6 +1,7 @@
 /* Reading custfs's line-oriented configuration files (policy/).
  *
- * One statement a line, words separated by blanks, '#' starts a comment.
+ * One statement a line, words separated by blanks, '#' starts a comment (\#
+ * is a '#' inside a word).
  * Every error is reported as "path:line: message" and counted, so a parser
  * reports all its errors in one pass and then refuses the whole file. */
 #ifndef CUSTFS_CONF_H

@@ -23,6 +23,10 @@
 /* A wrapped data key: nonce || sealed key || tag. */
 #define WRAPPED_KEY_BYTES (CRYPTO_KEY_BYTES + CRYPTO_OVERHEAD)
 #define AAD_MAX_BYTES 600
+/* The largest binding: a value's (label, store id, customer and field names
+ * with 2-byte lengths, version). It must fit, or crypto_aad_value aborts. */
+_Static_assert(14 + STORE_ID_BYTES + 2 * (2 + 255) + 8 <= AAD_MAX_BYTES,
+	       "associated data of a value fits its buffer");
 
 /* Associated data: a domain label, then length-prefixed parts. */
 struct aad {

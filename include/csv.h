@@ -15,6 +15,7 @@
 #include "secbuf.h"
 
 #define CSV_MAX_FIELDS 1024
+#define CSV_RECORD_MAX (64u * 1024 * 1024) /* bytes of one record, all its values */
 
 struct csv_reader {
 	FILE *in;

@@ -11,15 +11,21 @@
 /* Hard cap on one field value (and one scratch file): bounds memory per handle. */
 #define VALUE_MAX_BYTES (1024 * 1024)
 
+/* A buffer holds at most its MAX bytes (0: SECBUF_DEFAULT_MAX, a value with
+ * its file view's newline). */
+#define SECBUF_DEFAULT_MAX (VALUE_MAX_BYTES + 1)
+
 struct secbuf {
 	unsigned char *data; /* sodium_malloc'd, or NULL while cap == 0 */
 	size_t len;
 	size_t cap;
+	size_t max;
 };
 
-#define SECBUF_INIT { NULL, 0, 0 }
+#define SECBUF_INIT { NULL, 0, 0, 0 }
 
-/* Ensures room for CAP bytes, keeping the contents. 0, ENOMEM or EFBIG. */
+/* Ensures room for CAP bytes (at most MAX), keeping the contents. 0, ENOMEM
+ * or EFBIG. */
 int secbuf_reserve(struct secbuf *b, size_t cap);
 /* Writes N bytes at OFF, zero-filling any gap, growing LEN. 0, ENOMEM or EFBIG. */
 int secbuf_write(struct secbuf *b, size_t off, const void *src, size_t n);
@@ -29,5 +35,11 @@ int secbuf_truncate(struct secbuf *b, size_t len);
 int secbuf_set(struct secbuf *b, const void *src, size_t n);
 /* Wipes and frees; B is empty afterwards and may be reused. */
 void secbuf_free(struct secbuf *b);
+
+/* A stdio stream that appends to B (stdio's own buffer is switched off, so
+ * nothing written passes through unlocked memory). Fails with EFBIG past
+ * VALUE_MAX_BYTES. NULL on ENOMEM. */
+#include <stdio.h>
+FILE *secbuf_stream(struct secbuf *b);
 
 #endif

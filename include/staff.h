@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "store.h"
+#include "clock.h"
+#include "db.h"
 
 #define STAFF_WORD 64   /* login, department, post, staff type, role */
 #define STAFF_TEXT 128  /* display name, organisation */
-#define DATE_LEN 11     /* YYYY-MM-DD and NUL */
 
 enum grant_status { GRANT_ACTIVE, GRANT_REVOKED, GRANT_SUSPENDED };
 
@@ -33,6 +33,7 @@ struct grant {
 	uid_t created_uid;
 	char note[STAFF_TEXT];
 	int64_t application_id; /* the application that created it; 0 = break-glass (root) */
+	int64_t ended_ns;       /* staff_load_history only: when it stopped (0: it has not) */
 };
 
 /* A checkout of sensitive records (R3.5): declared before use, returned after. */
@@ -66,6 +67,9 @@ struct employee {
 	bool is_head;
 	char group_role[STAFF_WORD]; /* none, member, leader (information group, R2.1) */
 	bool departed;
+	/* The Linux account of this uid is no longer LOGIN (userdel, then useradd
+	 * handed the uid to someone else): every decision denies (R1.1). */
+	bool identity_changed;
 	struct grant *grants;
 	size_t ngrants;
 	struct checkout *checkouts; /* open and pending ones */
@@ -78,6 +82,7 @@ struct staff {
 	int64_t checked_ms;  /* monotonic time of that check */
 	struct employee *emps; /* sorted by uid */
 	size_t n;
+	int64_t passwd_stamp; /* /etc/passwd as it was when the identities were checked */
 };
 
 /* The calling thread's snapshot, rebuilt if the store changed since it was
@@ -89,52 +94,60 @@ struct staff {
  * is read again anyway (a lost signal delays a change by that much at most).
  * EPOCH 0 always reads the generation. */
 #define STAFF_RECHECK_MS 1000
-const struct staff *staff_current(struct store *st, uint64_t epoch, int *err);
+const struct staff *staff_current(struct db *db, uint64_t epoch, int *err);
 const struct employee *staff_by_uid(const struct staff *s, uid_t uid);
 const struct employee *staff_by_login(const struct staff *s, const char *login);
 bool grant_covers(const struct grant *g, int64_t customer_id);
 
+/* Creates the register's tables if missing (the vault does, at every open). */
+int staff_schema(struct db *db);
+
+/* A stamp of the account database (/etc/passwd): when it changes, snapshots
+ * check every employee's login and uid again. */
+int64_t staff_passwd_stamp(void);
+
 /* Loads a fresh snapshot (the caller frees it). */
-int staff_load(struct store *st, struct staff **out);
+int staff_load(struct db *db, struct staff **out);
+/* The register with every grant and checkout there ever was, ended ones
+ * included (for replaying the audit log as things were then). */
+int staff_load_history(struct db *db, struct staff **out);
 void staff_free(struct staff *s);
 
 /* Changes: call inside a store transaction; each bumps the ACL generation.
  * Employee fields are validated by the caller against the policy. */
-int staff_employee_add(struct store *st, const struct employee *e, int64_t *id);
-int staff_employee_update(struct store *st, const struct employee *e);
+int staff_employee_add(struct db *db, const struct employee *e, int64_t *id);
+int staff_employee_update(struct db *db, const struct employee *e);
 /* Suspends every active grant of an employee (job change, R3.2). Returns how
  * many through *N. */
-int staff_grants_suspend_all(struct store *st, int64_t employee_id, uid_t by, int *n);
-int staff_grant_add(struct store *st, int64_t employee_id, const struct grant *g, uid_t by,
+int staff_grants_suspend_all(struct db *db, int64_t employee_id, uid_t by, int *n);
+int staff_grant_add(struct db *db, int64_t employee_id, const struct grant *g, uid_t by,
 		    int64_t *id);
-int staff_grant_end(struct store *st, int64_t grant_id, enum grant_status status, uid_t by);
+int staff_grant_end(struct db *db, int64_t grant_id, enum grant_status status, uid_t by);
 
 const char *grant_status_name(enum grant_status s);
 const char *checkout_status_name(enum checkout_status s);
 
 /* Checkouts: call inside a transaction; each bumps the ACL generation. */
-int staff_checkout_add(struct store *st, const struct checkout *c, int64_t *id);
-int staff_checkout_get(struct store *st, int64_t id, struct checkout *out);
+int staff_checkout_add(struct db *db, const struct checkout *c, int64_t *id);
+int staff_checkout_get(struct db *db, int64_t id, struct checkout *out);
 /* Moves checkout ID from status FROM to TO (opening it until EXPIRES_NS, or
  * ending it now). ESTALE if it is no longer in FROM. */
-int staff_checkout_step(struct store *st, int64_t id, enum checkout_status from,
+int staff_checkout_step(struct db *db, int64_t id, enum checkout_status from,
 			enum checkout_status to, int64_t by, int64_t expires_ns);
 /* Ends every open or pending checkout of EMPLOYEE_ID (R4.3). */
-int staff_checkouts_end_all(struct store *st, int64_t employee_id, int *n);
+int staff_checkouts_end_all(struct db *db, int64_t employee_id, int *n);
 /* Every checkout (EMPLOYEE_ID 0: everyone's), newest first. */
-int staff_checkouts_list(struct store *st, int64_t employee_id,
+int staff_checkouts_list(struct db *db, int64_t employee_id,
 			 int (*fn)(void *ctx, const struct checkout *c), void *ctx);
 /* Marks open checkouts whose time ran out as expired; FN hears of each. */
-int staff_checkouts_expire(struct store *st, int64_t now_ns,
+int staff_checkouts_expire(struct db *db, int64_t now_ns,
 			   void (*fn)(void *ctx, const struct checkout *c), void *ctx);
 
 /* Every grant of EMPLOYEE_ID (0: of everyone), active or not, oldest first.
  * The grant passed to FN has its scope filled in; FN returns nonzero to stop. */
-int staff_grants_list(struct store *st, int64_t employee_id,
+int staff_grants_list(struct db *db, int64_t employee_id,
 		      int (*fn)(void *ctx, int64_t employee_id, const struct grant *g), void *ctx);
 
-/* Today as YYYY-MM-DD (local time); dates compare as strings. */
-void staff_today(char out[DATE_LEN]);
 /* Whether S is a valid YYYY-MM-DD date. */
 bool staff_date_ok(const char *s);
 

@@ -1,7 +1,10 @@
-/* The vault: a store directory with its keys, catalogue and database.
+/* The vault: one store directory, opened: its database, its keys, the policy
+ * it was opened with, and its audit log.
  *
- * This is the layer custfs and custctl share: it joins the store (sqlite), the
- * crypto layer and the field catalogue, and knows nothing of FUSE or policy.
+ * This is the layer custfs and custctl share: it joins the store's tables
+ * (sqlite, through db, which the staff and procedure modules use too), the
+ * crypto layer and the audit log, and knows nothing of FUSE. It loads the
+ * policy but never decides with it: deciding is access.c's.
  *
  * Store directory layout (mode 0700, owned by root):
  *   custfs.db (+ -wal, -shm)  customers, fields, sealed versions, meta
@@ -13,6 +16,7 @@
 #ifndef CUSTFS_VAULT_H
 #define CUSTFS_VAULT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,15 +36,28 @@
 
 struct vault {
 	char *dir;
-	struct store *st;
-	unsigned char *master; /* sodium_malloc'd, read-only after load */
-	unsigned char *name_key; /* derived from master: keys the customer-name hash */
+	struct db *db;        /* custfs.db: customers, fields, staff, procedures */
+	/* The master key: sodium_malloc'd, read-only. A rotation swaps it (every
+	 * read of it is an atomic load); the one it replaced is kept in RETIRED a
+	 * few seconds for requests still using it, then wiped. */
+	_Atomic(unsigned char *) master;
+	unsigned char *retired;
+	int64_t retired_ms;
+	int64_t key_gen;      /* the store's key generation this master belongs to */
+	pthread_mutex_t key_lock;
+	char *pass;           /* the passphrase, if any (locked memory): to load a new key */
+	size_t passlen;
+	unsigned char *name_key; /* keys the customer-name hash (random, wrapped by master) */
+	unsigned char *row_key;  /* keys the fields' MACs (random, wrapped by master) */
 	unsigned char store_id[STORE_ID_BYTES];
 	bool have_store_id;
 	struct policy *policy; /* as loaded at open; the daemon may swap in newer ones */
 	struct audit *audit;     /* the store's audit log (audit.db) */
 	pthread_key_t cache_key; /* each thread's customer cache (see vault.c) */
 	bool have_cache_key;
+	/* one more whenever customers may have gone (an erase): every thread's
+	 * cache starts afresh */
+	atomic_uint_fast64_t customers_epoch;
 };
 
 /* Creates a new store in DIR with a copy of POLICY_DIR. PASS (may be NULL)
@@ -69,27 +86,71 @@ struct customer {
 	int64_t created_ns;
 };
 
-/* Creates customer NAME with a fresh data key. EEXIST if it exists, EINVAL if
- * the name is not safe. */
-int vault_customer_create(struct vault *v, const char *name, uid_t uid, int64_t *id);
+/* Creates customer NAME (kept in NFC) with a fresh data key. EINVAL if the
+ * name is not a customer name (cname.h), EEXIST if it, or a lookalike,
+ * exists; *WHY says which. */
+int vault_customer_create(struct vault *v, const char *name, uid_t uid, int64_t *id,
+			  const char **why);
 /* ENOENT if there is none; EIO (logged) if a stored name does not authenticate. */
 int vault_customer_by_name(struct vault *v, const char *name, struct customer *out);
 int vault_customer_get(struct vault *v, int64_t id, struct customer *out);
+/* Master-key rotation (keys.c). A fresh master key; every customer's data
+ * key and sealed name, the row and name keys, and the audit signing key's
+ * seal rewrapped under it in one transaction; the key file replaced
+ * (wrapped with NEWPASS, or with the store's passphrase when NEWPASS is
+ * NULL and the store has one); the old key wiped. Crash-safe at every step:
+ * vault_open finishes or forgets a rotation that was cut short. 0 or errno,
+ * with ERR set. */
+int vault_key_rotate(struct vault *v, char *err, size_t errlen);
+/* Rewrites the key file under NEWPASS (NULL: a plain, root-only key file);
+ * nothing else changes. 0 or errno, with ERR set. */
+int vault_key_passphrase(struct vault *v, const char *newpass, size_t newlen, char *err,
+			 size_t errlen);
+/* The store's key moved on (another process rotated it): loads the new one
+ * and swaps it in. 0 (also when nothing changed) or errno. */
+int vault_key_reload(struct vault *v);
+/* Re-encrypts every version of every field of CUSTOMER_ID under a fresh
+ * data key, in one transaction (a crash leaves the old key and values, and
+ * a rerun does it again). *VERSIONS: how many. 0 or errno. */
+int vault_rekey_customer(struct vault *v, int64_t customer_id, size_t *versions);
+/* Wipes a retired master key once no request can still be using it. */
+void vault_key_retire(struct vault *v);
+
+/* Crypto-erases customer ID (inside a transaction; see store_customer_erase):
+ * its name and every version of its values are gone for good. Call
+ * vault_customers_changed after the commit. 0 or ENOENT. */
+int vault_customer_erase(struct vault *v, int64_t id);
+/* Customers may have gone: every thread's cache of them starts afresh. */
+void vault_customers_changed(struct vault *v);
 /* Up to MAX customers with id > AFTER, in id order; FN returns nonzero to stop. */
 int vault_customer_list(struct vault *v, int64_t after, int max,
 			int (*fn)(void *ctx, const struct customer *c), void *ctx);
+
+/* A field's row, as the store has it, checked: its MAC must authenticate and
+ * no newer version may exist than the one it points at (a rolled-back
+ * pointer is EIO, logged as an integrity error). The listing checks the MAC
+ * only. ENOENT if there is no such row. */
+int vault_field_get(struct vault *v, int64_t field_id, struct field_row *out);
+int vault_field_by_name(struct vault *v, int64_t customer_id, const char *name,
+			struct field_row *out);
+int vault_field_list(struct vault *v, int64_t customer_id,
+		     int (*fn)(void *ctx, const struct field_row *f), void *ctx);
+/* The field's row id, inserting a never-written placeholder (with its MAC)
+ * if needed. */
+int vault_field_ensure(struct vault *v, int64_t customer_id, const char *name, int64_t *id);
+void vault_row_mac(const struct vault *v, const struct field_row *f,
+		   unsigned char out[STORE_ROW_MAC_BYTES]);
+int vault_check_row(struct vault *v, const struct field_row *f);
 
 /* Decrypts a version (0 = current) of field FIELD_ID into OUT. ENOENT if there
  * is no such version; EIO (logged) if it does not authenticate. */
 int vault_read(struct vault *v, int64_t field_id, int64_t version, struct secbuf *out);
 
-/* Reads field FIELD_ID's row and current version in one query, calls GATE
- * with the row before anything is decrypted, and decrypts into OUT only if
- * GATE returns 0 (its error is returned otherwise). A field without a version
- * yet reads as empty. */
-int vault_read_gated(struct vault *v, int64_t field_id,
-		     int (*gate)(void *ctx, const struct field_row *f), void *ctx,
-		     struct secbuf *out);
+/* The two halves of vault_read, for callers that decide between them (the
+ * daemon's open: fetch the row and ciphertext in one query, decide, record,
+ * and only then decrypt). A field without a version yet unseals as empty. */
+int vault_fetch(struct vault *v, int64_t field_id, int64_t version, struct sealed_value *sv);
+int vault_unseal(struct vault *v, const struct sealed_value *sv, struct secbuf *out);
 
 struct write_result {
 	int64_t field_id;
@@ -108,6 +169,5 @@ int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t custo
 		       const char *name, const void *pt, size_t len, uid_t uid,
 		       struct write_result *res);
 
-int64_t vault_now_ns(void);
 
 #endif

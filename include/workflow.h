@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "staff.h"
-#include "store.h"
+#include "db.h"
 
 #define WF_TEXT 1024
 
@@ -30,6 +30,10 @@ struct application {
 	int64_t filed_ns, decided_ns, implemented_ns;
 	char decision_note[WF_TEXT];
 	int64_t grant_id;     /* the grant it created */
+	/* A change of the register that widens access (R3.1), KEY=VALUE:
+	 * type=TYPE, group=member|leader, until=DATE|none, head=yes; then ROLE
+	 * is empty and implementing it changes the record, not the grants. */
+	char change[STAFF_WORD * 2];
 };
 
 enum case_status { CASE_OPEN, CASE_FORWARDED, CASE_ANSWERED, CASE_RESOLVED };
@@ -52,22 +56,25 @@ struct wf_case {
 const char *app_status_name(enum app_status s);
 const char *case_status_name(enum case_status s);
 
+/* Creates the procedures' tables if missing (the vault does, at every open). */
+int wf_schema(struct db *db);
+
 /* Call inside a transaction. */
-int wf_app_add(struct store *st, const struct application *a, int64_t *id);
-int wf_app_get(struct store *st, int64_t id, struct application *out); /* frees with wf_app_clear */
+int wf_app_add(struct db *db, const struct application *a, int64_t *id);
+int wf_app_get(struct db *db, int64_t id, struct application *out); /* frees with wf_app_clear */
 void wf_app_clear(struct application *a);
 /* Moves an application from status FROM to TO, recording BY and NOTE. ESTALE
  * if it is no longer in FROM (someone else acted first). */
-int wf_app_step(struct store *st, int64_t id, enum app_status from, enum app_status to,
+int wf_app_step(struct db *db, int64_t id, enum app_status from, enum app_status to,
 		int64_t by, const char *note, int64_t grant_id);
-int wf_app_list(struct store *st, int (*fn)(void *ctx, const struct application *a), void *ctx);
+int wf_app_list(struct db *db, int (*fn)(void *ctx, const struct application *a), void *ctx);
 
-int wf_case_add(struct store *st, const struct wf_case *c, int64_t *id);
-int wf_case_get(struct store *st, bool appeal, int64_t id, struct wf_case *out);
-int wf_case_head_step(struct store *st, int64_t id, enum case_status to, int64_t by,
+int wf_case_add(struct db *db, const struct wf_case *c, int64_t *id);
+int wf_case_get(struct db *db, bool appeal, int64_t id, struct wf_case *out);
+int wf_case_head_step(struct db *db, int64_t id, enum case_status to, int64_t by,
 		      const char *note);
-int wf_case_resolve(struct store *st, bool appeal, int64_t id, int64_t by, const char *text);
-int wf_case_list(struct store *st, bool appeal, int (*fn)(void *ctx, const struct wf_case *c),
+int wf_case_resolve(struct db *db, bool appeal, int64_t id, int64_t by, const char *text);
+int wf_case_list(struct db *db, bool appeal, int (*fn)(void *ctx, const struct wf_case *c),
 		 void *ctx);
 
 #endif

@@ -112,8 +112,8 @@ def test_write_makes_a_version_and_history_keeps_the_old(demo_store, mount):
     assert [v["version"] for v in h] == [1, 2]
     assert h[1]["uid"] == 0 and h[1]["size"] == 11
     shown = ctl("history", demo_store, "C1001", "phone", "--show", "1").stdout
-    assert shown + b"\n" == old
-    assert ctl("history", demo_store, "C1001", "phone", "--show", "2").stdout == b"13700000000"
+    assert shown == old
+    assert ctl("history", demo_store, "C1001", "phone", "--show", "2").stdout == b"13700000000\n"
     bad = ctl("history", demo_store, "C1001", "phone", "--show", "9", check=False)
     assert bad.returncode == 1 and b"no version 9" in bad.stderr
 
@@ -156,7 +156,7 @@ def test_ordinary_tools_write_new_versions(demo_store, mount):
     # echo, printf, truncate, cp, sed, 4 vim saves, rsync
     assert len(h) - n0 == 10
     assert ctl("history", demo_store, "C1002", "requirements", "--show",
-               str(h[-1]["version"])).stdout == b"synced by rsync"
+               str(h[-1]["version"])).stdout == b"synced by rsync\n"
 
 
 def test_format_errors_are_refused_and_change_nothing(demo_store, mount):
@@ -165,9 +165,13 @@ def test_format_errors_are_refused_and_change_nothing(demo_store, mount):
     before = read(f)
     n = len(history(demo_store, "C1003", "phone"))
     fd = os.open(f, os.O_WRONLY | os.O_TRUNC)
-    os.write(fd, b"not a phone\n")
-    with pytest.raises(OSError) as e:
-        os.close(fd)
+    try:
+        with pytest.raises(OSError) as e:  # the write that ends the value (issue 11)
+            os.write(fd, b"not a phone\n")
+        assert e.value.errno == errno.EINVAL
+    finally:
+        with pytest.raises(OSError) as e:
+            os.close(fd)
     assert e.value.errno == errno.EINVAL
     assert read(f) == before
     assert len(history(demo_store, "C1003", "phone")) == n
@@ -200,7 +204,7 @@ def test_copied_ciphertext_is_refused_with_eio(demo_store, mount):
     db.execute("DROP TRIGGER versions_append_only_u")
 
     def fid(customer, field):
-        return os.stat(m.path(customer, field)).st_ino >> 2   # custfs: (fields.id << 2) | 3
+        return os.stat(m.path(customer, field)).st_ino >> 34   # custfs: fields.id << 34 | uid << 2 | 3
 
     def sealed(field_id, version):
         return db.execute("SELECT sealed FROM versions WHERE field_id=? AND version=?",
@@ -221,7 +225,9 @@ def test_copied_ciphertext_is_refused_with_eio(demo_store, mount):
         with pytest.raises(OSError) as e:
             read(m.path(customer, field))
         assert e.value.errno == errno.EIO, (customer, field)
-        assert f"customer '{customer}' field '{field}' version {version} does not " \
+        cid = db.execute("SELECT customer_id FROM fields WHERE id=?",
+                         (fid(customer, field),)).fetchone()[0]
+        assert f"customer #{cid} field '{field}' version {version} does not " \
                "authenticate" in m.log_text()
     # A sealed customer name moved onto another customer's row is refused too.
     cid = {c: os.stat(m.path(c)).st_ino >> 2 for c in ("C1012", "C1013")}
@@ -434,7 +440,19 @@ def test_concurrent_readers_and_writers(demo_store, mount):
     header, rows = read_csv(DEMO_CSV)
     ids = sorted(rows)[:8]
     errors = []
+    done = []   # one entry per worker that ran to its end
 
+    def guarded(fn):
+        """A worker that dies of an exception is an error, never a pass."""
+        def run(*args):
+            try:
+                fn(*args)
+                done.append(fn.__name__)
+            except Exception as e:   # noqa: BLE001 - reported through errors
+                errors.append((fn.__name__, args, repr(e)))
+        return run
+
+    @guarded
     def reader():
         for _ in range(20):
             for cid in ids:
@@ -442,6 +460,7 @@ def test_concurrent_readers_and_writers(demo_store, mount):
                 if read(m.path(cid, "company")) != (v + "\n").encode():
                     errors.append(("read", cid))
 
+    @guarded
     def writer(cid):
         for i in range(30):
             write(m.path(cid, "feedback"), f"round {i}\n".encode())
@@ -455,6 +474,7 @@ def test_concurrent_readers_and_writers(demo_store, mount):
     for t in threads:
         t.join(timeout=120)
     assert errors == []
+    assert len(done) == len(threads)
 
 
 def test_bench_smoke(workdir):
@@ -464,3 +484,31 @@ def test_bench_smoke(workdir):
                        capture_output=True, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     assert b"custfs/passthrough_ll" in p.stdout or b"ratio" in p.stdout
+
+
+def test_a_daemonized_mount_logs_where_it_can_be_read(demo_store, workdir):
+    """Issue 14: with no system log (/dev/log), a daemonized custfs keeps its
+    lines in STORE/run/custfs.log (root-only) instead of losing them."""
+    if os.path.exists("/dev/log"):
+        pytest.skip("this machine has a system log: the lines go there")
+    custfs = os.path.join(os.path.dirname(CUSTCTL), "custfs")
+    mnt = os.path.join(workdir, "dmnt")
+    os.mkdir(mnt)
+    subprocess.run([custfs, demo_store, mnt], check=True, timeout=60)
+    try:
+        for _ in range(100):
+            if os.path.ismount(mnt):
+                break
+            time.sleep(0.05)
+        assert os.path.ismount(mnt)
+        assert os.listdir(mnt)
+    finally:
+        subprocess.run(["fusermount3", "-u", mnt], timeout=30)
+    log = os.path.join(demo_store, "run", "custfs.log")
+    for _ in range(100):
+        if os.path.exists(log) and "unmounted" in open(log).read():
+            break
+        time.sleep(0.05)
+    text = open(log).read()
+    assert "mounted" in text and "unmounted" in text
+    assert oct(os.stat(log).st_mode & 0o777) == "0o600"

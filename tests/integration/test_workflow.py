@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import CUSTCTL, as_user, ctl
+from conftest import CUSTCTL, as_user, ctl, policy_copy, staff_run as run, staff_ok as ok, \
+    cat_as as cat
 
 
 @pytest.fixture(scope="module")
@@ -37,28 +38,10 @@ def office(demo_store, staff, mount):
     return s, m
 
 
-def run(user, m, *args):
-    """custctl as USER, from inside the mount (as git finds its repository)."""
-    p = subprocess.run(["runuser", "-u", user, "--", CUSTCTL, *args], cwd=m.mnt,
-                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-def ok(user, m, *args):
-    rc, out, err = run(user, m, *args)
-    assert rc == 0, f"{user}: custctl {' '.join(args)}: {rc}: {err}"
-    return out
-
-
 def refused(user, m, *args, code=1):
     rc, out, err = run(user, m, *args)
     assert rc == code, f"{user}: custctl {' '.join(args)} should be refused: {rc} {out} {err}"
     return err
-
-
-def cat(user, path):
-    p = as_user(user, "cat", path)
-    return p.stdout.decode() if p.returncode == 0 else None
 
 
 def test_new_hire_and_change_of_rights(office, staff):
@@ -82,6 +65,8 @@ def test_new_hire_and_change_of_rights(office, staff):
     assert [(g["id"], g["origin"], g["application"]) for g in grants] == [(grant, "application", 1)]
 
     # R3.3: narrow the clerk to two customers; the new grant replaces the old.
+    # (The head names customers they see: hidden is nonexistent, for heads too.)
+    ctl("grant", "add", s, staff["head"], "sales")
     ok(staff["head"], m, "app", "new", staff["clerk"], "sales", "--customers", "C1002,C1003",
        "--replaces", str(grant), "--reason", "moved to key accounts")
     ok(staff["admin"], m, "app", "approve", "2")
@@ -189,6 +174,10 @@ def test_job_change_and_leaving_cut_access_mid_session(office, staff):
 
 def test_appeal_and_report_travel_to_resolution(office, staff):
     s, m = office
+    # The citation is an access of the worker's on the record (issue 11): a
+    # production grant shows C1001, whose phone is refused.
+    ctl("grant", "add", s, staff["worker"], "production")
+    assert as_user(staff["worker"], "cat", m.path("C1001", "phone")).returncode != 0
     out = ok(staff["worker"], m, "appeal", "new", "I need phone numbers to arrange deliveries",
              "--cite", "C1001/phone")
     assert "appeal #1 filed" in out
@@ -239,32 +228,65 @@ def test_staff_register_through_the_mount_and_exit_codes(office, staff, make_use
     assert p.returncode == 0
 
 
-def test_policy_installed_by_technical_through_the_mount(office, staff, workdir):
-    """R2.1: technical installs the group's policy; others may not."""
-    import shutil
+def test_a_policy_change_is_the_groups_act(office, staff, workdir):
+    """R2.1 (issue 12): technical proposes a whole policy with its reason; the
+    diff says what changes and who gains what; the information group's
+    leader approves; technical installs; the history keeps it. One person's
+    `policy install DIR` is refused; a broken proposal stores nothing."""
+    import re
     from conftest import POLICY
     s, m = office
-    new = os.path.join(workdir, "pol")
-    shutil.copytree(POLICY, new)
-    os.chmod(workdir, 0o755)
-    for root, dirs, files in os.walk(new):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
+    ctl("grant", "add", s, staff["worker"], "production")
+    new = policy_copy(workdir, "pol")
     conf = os.path.join(new, "access.conf")
     text = open(conf).read().replace("department production  read orders,company",
                                      "department production  read orders,company,contact")
+    text = text.replace("role production       department production  read orders,company",
+                        "role production       department production  read orders,company,contact")
     open(conf, "w").write(text)
-    assert "department tech" in refused(staff["admin"], m, "policy", "install", new)
-    out = ok(staff["tech"], m, "policy", "install", new)
+    assert "group's act" in refused(staff["tech"], m, "policy", "install", new)
+    assert "department tech" in refused(staff["admin"], m, "policy", "propose", new,
+                                        "--reason", "drivers call customers")
+    out = ok(staff["tech"], m, "policy", "propose", new, "--reason", "drivers call customers")
+    pid = re.search(r"#(\d+)", out).group(1)
+    diff = ok(staff["admin"], m, "policy", "diff", pid)
+    assert "+ department production read orders,company,contact" in diff
+    assert f"WIDENS  {staff['worker']} (production): + read contact" in diff
+    assert "refused" in refused(staff["tech"], m, "policy", "install", pid)   # not approved
+    assert "leader" in refused(staff["tech"], m, "policy", "approve", pid)
+    # A dry run of one request under the proposal (the worker's contact).
+    dry = ctl("explain", s, "--policy", pid, staff["worker"], "C1001/contact").stdout.decode()
+    assert "Decision: ALLOW" in dry
+    now = ctl("explain", s, staff["worker"], "C1001/contact", check=False).stdout.decode()
+    assert "Decision: DENY" in now
+    ok(staff["admin"], m, "policy", "approve", pid, "--note", "agreed in the group's meeting")
+    out = ok(staff["tech"], m, "policy", "install", pid)
     assert "policy installed" in out
     assert "contact" in open(os.path.join(s, "policy", "access.conf")).read().split(
         "department production")[1].splitlines()[0]
-    # A broken one is refused with its line and changes nothing.
+    assert as_user(staff["worker"], "cat", m.path("C1001", "contact")).returncode == 0
+    history = [json.loads(l) for l in ok(staff["admin"], m, "policy", "history",
+                                         "--json").splitlines()]
+    assert [(h["id"], h["installed_by"]) for h in history] == [(int(pid), staff["tech"])]
+    # A broken one is refused with its line and stores nothing.
     open(conf, "a").write("role x department nowhere\n")
-    err = refused(staff["tech"], m, "policy", "install", new)
+    err = refused(staff["tech"], m, "policy", "propose", new, "--reason", "oops")
     assert "access.conf:" in err and "unknown department 'nowhere'" in err
-    assert "nowhere" not in open(os.path.join(s, "policy", "access.conf")).read()
+    assert len(ok(staff["tech"], m, "policy", "proposals", "--json").splitlines()) == 1
+    # Root's break-glass reload is on the record and in the history.
+    ctl("policy", "reload", s, "--from", POLICY)
+    m.stop()
+    audit = [json.loads(l) for l in ctl("audit", s, "--json").stdout.decode().splitlines()]
+    assert any(a["action"] == "policy-reload" and a["rule"] == "break-glass" for a in audit)
+    steps = [a["action"] for a in audit if a["action"].startswith("policy-")]
+    # (each mount also records its own reload of the new policy)
+    assert [a for a in steps if a != "policy-reload"] == \
+        ["policy-propose", "policy-approve", "policy-install"]
+    installed = next(a for a in audit if a["action"] == "policy-install")
+    assert "1 gains (widening)" in installed["detail"] and installed["detail"].startswith(
+        f"proposal #{pid} ")
+    report = ctl("audit", "report", s).stdout.decode()
+    assert re.search(r"policy changes \(R2\.1\):\n  [1-9]", report) and " install " in report
 
 
 def test_init_names_the_first_supervisor_and_tech_administrator(workdir, staff):
@@ -293,10 +315,10 @@ def test_scratch_names_are_per_person_and_commits_recheck_rights(office, staff):
     # head has no grant: give one by break-glass for this test
     ctl("grant", "add", s, staff["head"], "sales")
     d = m.path("C1001")
-    assert as_user(staff["head"], "sh", "-c", f"echo mine > {d}/draft.tmp").returncode == 0
-    assert as_user(staff["clerk"], "sh", "-c", f"echo other > {d}/x.tmp && mv {d}/x.tmp {d}/draft.tmp").returncode == 0
-    assert as_user(staff["head"], "cat", f"{d}/draft.tmp").stdout == b"mine\n"
-    assert as_user(staff["clerk"], "cat", f"{d}/draft.tmp").stdout == b"other\n"
+    assert as_user(staff["head"], "sh", "-c", f"echo mine > {d}/requirements~").returncode == 0
+    assert as_user(staff["clerk"], "sh", "-c", f"echo other > {d}/.requirements.swp && mv {d}/.requirements.swp {d}/requirements~").returncode == 0
+    assert as_user(staff["head"], "cat", f"{d}/requirements~").stdout == b"mine\n"
+    assert as_user(staff["clerk"], "cat", f"{d}/requirements~").stdout == b"other\n"
     # A writer whose grants are suspended before close stores nothing.
     writer = subprocess.Popen(
         ["runuser", "-u", staff["clerk"], "--", "python3", "-c",
@@ -325,3 +347,150 @@ def test_explain_does_not_reveal_customers_to_strangers(office, staff, make_user
     p = as_user(staff["tech"], "sh", "-c", f"echo 'C1001 read' > {m.mnt}/.custfs/explain; "
                                           f"cat {m.mnt}/.custfs/explain")
     assert b"No such customer" in p.stdout
+
+
+def test_a_replay_counts_the_decisions_a_proposal_would_change(office, staff, workdir):
+    """R2.1 (issue 12): every audited open re-decided under the proposal, the
+    grants as they were then; the count matches one made independently from
+    the audit log."""
+    import re
+    from conftest import POLICY
+    s, m = office
+    ctl("grant", "add", s, staff["worker"], "production")
+    for c in ("C1001", "C1002", "C1003"):
+        assert as_user(staff["worker"], "cat", m.path(c, "company")).returncode == 0
+    assert as_user(staff["worker"], "cat", m.path("C1001", "order_qty")).returncode == 0
+    new = policy_copy(workdir, "pol2")
+    conf = os.path.join(new, "access.conf")
+    text = open(conf).read().replace(
+        "role production       department production  read orders,company",
+        "role production       department production  read orders")
+    open(conf, "w").write(text)
+    pid = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", new, "--reason",
+                                  "production plans orders only")).group(1)
+    out = json.loads(ok(staff["admin"], m, "policy", "replay", pid, "--json"))
+    # The independent count: the worker's allowed opens of company fields.
+    audit = [json.loads(l) for l in ctl("audit", s, "--json").stdout.decode().splitlines()]
+    company = [a for a in audit if a["login"] == staff["worker"] and a["field"] == "company"
+               and a["action"].startswith("open-") and a["decision"] == "allow"]
+    assert len(company) == 3
+    assert out["allow_to_deny"] == len(company) and out["deny_to_allow"] == 0
+    assert out["people"] == [{"login": staff["worker"], "allow_to_deny": 3, "deny_to_allow": 0}]
+    assert set(out["examples_allow_to_deny"]) == {a["seq"] for a in company}
+    text_out = ok(staff["admin"], m, "policy", "replay", pid)
+    assert "3 allow -> deny" in text_out
+
+
+def test_a_diff_names_who_gains_finance_without_checkout(office, staff, workdir, make_user):
+    """R2.1 (issue 12): dropping `sensitive` from finance is marked WIDENS for
+    each person who would read it without a checkout; a proposer who is also
+    the group's leader may not approve their own; root's reload with no mount
+    running is on the record, with the policy's hash."""
+    import re
+    from conftest import POLICY
+    s, m = office
+    ctl("grant", "add", s, staff["head"], "sales")
+    ctl("grant", "add", s, staff["head"], "sales-finance")
+    new = policy_copy(workdir, "pol3")
+    fields = os.path.join(new, "fields.conf")
+    text = open(fields).read().replace("class finance   level 4 sensitive", "class finance   level 4")
+    assert "class finance   level 4\n" in text
+    open(fields, "w").write(text)
+    access = os.path.join(new, "access.conf")
+    rules = re.sub(r"^checkout finance .*$", "", open(access).read(), flags=re.M)
+    open(access, "w").write(rules)
+    pid = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", new, "--reason",
+                                  "fewer checkouts")).group(1)
+    diff = ok(staff["admin"], m, "policy", "diff", pid)
+    assert f"WIDENS  {staff['head']} (sales): + read credit_limit without a checkout" in diff
+    assert "- class finance level 4 sensitive" in diff
+    js = json.loads(ok(staff["admin"], m, "policy", "diff", pid, "--json"))
+    assert {"file": "fields.conf", "change": "removed", "review": False,
+            "statement": "class finance level 4 sensitive"} in js["statements"]
+    assert {"login": staff["head"], "department": "sales", "widens": True, "right": "read",
+            "field": "credit_limit", "change": "without a checkout"} in js["people"]
+    assert js["gains"] >= 1
+    # The proposer may not approve their own, even as the group's leader.
+    leader_tech = make_user("ltech")
+    ctl("employee", "add", s, leader_tech, "--name", "lt", "--dept", "tech", "--type", "formal",
+        "--group", "leader")
+    pid2 = re.search(r"#(\d+)", ok(leader_tech, m, "policy", "propose", new, "--reason",
+                                   "again")).group(1)
+    assert "does not approve" in refused(leader_tech, m, "policy", "approve", pid2)
+    m.stop()
+    # Root's break-glass reload, no mount running: recorded with the hash.
+    ctl("policy", "reload", s, "--from", new)
+    audit = [json.loads(l) for l in ctl("audit", s, "--json").stdout.decode().splitlines()]
+    reload = [a for a in audit if a["action"] == "policy-reload" and a["rule"] == "break-glass"]
+    assert len(reload) == 1 and re.search(r"[0-9a-f]{64}", reload[0]["detail"])
+
+
+def test_a_failed_install_changes_nothing_and_history_goes_back(office, staff, workdir, mount):
+    """R2.1 (issue 12): an install the mounts refuse (a view's role would go)
+    changes nothing anywhere; every installed version is in the history with
+    who approved and installed it and what it changed; going back is a new
+    proposal of an old version."""
+    import re
+    from conftest import POLICY
+    s, m = office
+    view = mount(s, "-o", "view=production")
+    def policy_dir(name, edit):
+        d = policy_copy(workdir, name)
+        conf = os.path.join(d, "access.conf")
+        text = edit(open(conf).read())
+        open(conf, "w").write(text)
+        return d
+    before = open(os.path.join(s, "policy", "access.conf")).read()
+    gone = policy_dir("nogone", lambda t: re.sub(r"^role production .*$", "", t, flags=re.M))
+    pid = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", gone, "--reason",
+                                  "no production role")).group(1)
+    ok(staff["admin"], m, "policy", "approve", pid)
+    rc, out, err = run(staff["tech"], view, "policy", "install", pid)
+    assert rc == 1 and "no role 'production'" in err, err
+    assert open(os.path.join(s, "policy", "access.conf")).read() == before
+    shown = {p["id"]: p["status"] for p in map(json.loads, ok(staff["admin"], m, "policy",
+                                                              "proposals", "--json").splitlines())}
+    assert shown[int(pid)] == "approved"
+    # Two versions installed, then back to the first.
+    v1 = policy_dir("v1", lambda t: t.replace("limit writers              64",
+                                              "limit writers              32"))
+    a = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", v1, "--reason", "v1")).group(1)
+    ok(staff["admin"], m, "policy", "approve", a)
+    ok(staff["tech"], m, "policy", "install", a)
+    b = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", "--version", a,
+                                "--reason", "the same again")).group(1)
+    assert ok(staff["admin"], m, "policy", "show", b) == ok(staff["admin"], m, "policy", "show", a)
+    history = [json.loads(l) for l in ok(staff["admin"], m, "policy", "history",
+                                         "--json").splitlines()]
+    assert [h["id"] for h in history] == [int(a)]
+    assert history[0]["approved_by"] == staff["admin"] and len(history[0]["hash"]) == 64
+    assert "statements added" in history[0]["summary"]
+
+
+def test_a_diff_hides_nothing_and_proposals_are_text(office, staff, workdir):
+    """Found by the attack review (issue 12): a statement with \\# is shown
+    whole; rules of powers or bounds are marked; control characters and
+    files the parser never reads are refused; a racing withdrawal cannot
+    leave a withdrawn policy in force."""
+    import re
+    s, m = office
+    d = policy_copy(workdir, "pol5")
+    conf = os.path.join(d, "access.conf")
+    rules = open(conf).read().replace("procedure approve    department admin",
+                                      "procedure approve    department tech")
+    open(conf, "w").write(rules + "scratch .\\#%f  *  exfil-*\n")
+    pid = re.search(r"#(\d+)", ok(staff["tech"], m, "policy", "propose", d, "--reason",
+                                  "tidy comments")).group(1)
+    diff = ok(staff["admin"], m, "policy", "diff", pid)
+    assert "%f * exfil-*   <- WIDENS?" in diff, diff
+    assert "+ procedure approve department tech   <- WIDENS?" in diff
+    assert "2 rules of powers or bounds to weigh" in diff
+    # Text only, and only the parser's two files.
+    open(conf, "a").write("# \x1b]0;PWNED\x07\x1b[2J\n")
+    assert "control character" in refused(staff["tech"], m, "policy", "propose", d,
+                                          "--reason", "x")
+    open(conf, "w").write(rules)
+    open(os.path.join(d, "zz.conf"), "w").write("anything\n")
+    os.chmod(os.path.join(d, "zz.conf"), 0o644)
+    assert "nothing else" in refused(staff["tech"], m, "policy", "propose", d, "--reason", "x",
+                                     code=2)

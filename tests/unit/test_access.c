@@ -351,7 +351,17 @@ static void test_policy_errors(void)
 		  "a.conf:1: staff type 'i' masks field 'phone', which has no mask statement\n" },
 		{ "stafftype formal max-level 4\nboss everyone\n",
 		  "a.conf:2: unknown statement 'boss' (expected stafftype, department, role, "
-		  "procedure, checkout, audit or mask)\n" },
+		  "procedure, checkout, audit, erase, keep, limit, scratch or mask)\n" },
+		{ "stafftype formal max-level 4\nlimit memory 16M\nlimit memory 8M\n",
+		  "a.conf:3: limit memory is defined twice\n" },
+		{ "stafftype formal max-level 4\nlimit open-files lots\n",
+		  "a.conf:2: limit open-files: 'lots' is not a positive number\n" },
+		{ "stafftype formal max-level 4\nlimit memory 16Q\n",
+		  "a.conf:2: limit memory: '16Q' is not a positive size (like 512K, 16M, 1G)\n" },
+		{ "stafftype formal max-level 4\nlimit everything 1\n",
+		  "a.conf:2: unknown limit 'everything' (known: open-files, writers, ctl-requests, ctl-per-minute, "
+		  "scratch-files, scratch-bytes, memory, total-open-files, total-scratch-files, "
+		  "total-memory)\n" },
 		{ "stafftype formal max-level 4\naudit durable sometimes\n",
 		  "a.conf:2: expected: audit durable all|sensitive\n" },
 		{ "stafftype formal max-level 4\ncheckout basic max 8h\n",
@@ -363,7 +373,7 @@ static void test_policy_errors(void)
 		{ "stafftype formal max-level 4\nprocedure approve department nowhere\n",
 		  "a.conf:2: procedure approve: unknown department 'nowhere'\n" },
 		{ "stafftype formal max-level 4\nprocedure bless department d\n",
-		  "a.conf:2: unknown procedure 'bless' (known: approve, implement, staff, policy)\n" },
+		  "a.conf:2: unknown procedure 'bless' (known: approve, implement, staff, policy, file-for-heads)\n" },
 		{ "# nothing\n", "a.conf: no staff types are defined\n" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -89,10 +89,11 @@ static void test_round_trip(void)
 	check_ctx("%s", "");
 }
 
-/* A blob whose plaintext would exceed VALUE_MAX_BYTES is refused with EFBIG. */
+/* A blob whose plaintext would exceed a buffer's bound (a value and its
+ * newline, SECBUF_DEFAULT_MAX) is refused with EFBIG. */
 static void test_open_too_big(void)
 {
-	size_t n = (size_t)VALUE_MAX_BYTES + 1;
+	size_t n = (size_t)SECBUF_DEFAULT_MAX + 1;
 	unsigned char *pt = xmalloc(n);
 	unsigned char *blob = xmalloc(n + CRYPTO_OVERHEAD);
 	struct secbuf out = SECBUF_INIT;
@@ -633,26 +634,26 @@ static void test_secbuf(void)
 	CHECK_EQ_INT(b.len, 0);
 
 	/* Growth across reallocations keeps the contents. */
-	unsigned char *pat = xmalloc(VALUE_MAX_BYTES);
-	for (size_t i = 0; i < VALUE_MAX_BYTES; i++)
+	unsigned char *pat = xmalloc(SECBUF_DEFAULT_MAX);
+	for (size_t i = 0; i < SECBUF_DEFAULT_MAX; i++)
 		pat[i] = (unsigned char)(i * 7 + 3);
 	CHECK_EQ_INT(secbuf_set(&b, pat, 4000), 0);
 	CHECK_EQ_INT(secbuf_write(&b, 4000, pat + 4000, 6000), 0);
 	CHECK_EQ_INT(b.len, 10000);
 	CHECK(b.cap >= 10000);
 	CHECK_MEM(b.data, pat, 10000);
-	CHECK_EQ_INT(secbuf_write(&b, 10000, pat + 10000, VALUE_MAX_BYTES - 10000), 0);
-	CHECK_EQ_INT(b.len, VALUE_MAX_BYTES);
-	CHECK_MEM(b.data, pat, VALUE_MAX_BYTES);
+	CHECK_EQ_INT(secbuf_write(&b, 10000, pat + 10000, SECBUF_DEFAULT_MAX - 10000), 0);
+	CHECK_EQ_INT(b.len, SECBUF_DEFAULT_MAX);
+	CHECK_MEM(b.data, pat, SECBUF_DEFAULT_MAX);
 
-	/* EFBIG beyond VALUE_MAX_BYTES, and nothing changes. */
+	/* EFBIG beyond SECBUF_DEFAULT_MAX (a value and its newline), and nothing changes. */
 	static const struct {
 		size_t off, n;
 	} big[] = {
-		{ VALUE_MAX_BYTES, 1 },
-		{ VALUE_MAX_BYTES - 1, 2 },
-		{ 0, (size_t)VALUE_MAX_BYTES + 1 },
-		{ (size_t)VALUE_MAX_BYTES + 1, 0 },
+		{ SECBUF_DEFAULT_MAX, 1 },
+		{ SECBUF_DEFAULT_MAX - 1, 2 },
+		{ 0, (size_t)SECBUF_DEFAULT_MAX + 1 },
+		{ (size_t)SECBUF_DEFAULT_MAX + 1, 0 },
 		{ SIZE_MAX, 1 },
 		{ 1, SIZE_MAX },
 		{ SIZE_MAX, SIZE_MAX },
@@ -660,26 +661,32 @@ static void test_secbuf(void)
 	for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
 		check_ctx("secbuf_write(off=%zu, n=%zu)", big[i].off, big[i].n);
 		CHECK_EQ_INT(secbuf_write(&b, big[i].off, pat, big[i].n), EFBIG);
-		CHECK_EQ_INT(b.len, VALUE_MAX_BYTES);
+		CHECK_EQ_INT(b.len, SECBUF_DEFAULT_MAX);
 	}
 	check_ctx("%s", "");
-	CHECK_EQ_INT(secbuf_truncate(&b, (size_t)VALUE_MAX_BYTES + 1), EFBIG);
-	CHECK_EQ_INT(b.len, VALUE_MAX_BYTES);
-	CHECK_EQ_INT(secbuf_reserve(&b, (size_t)VALUE_MAX_BYTES + 1), EFBIG);
-	CHECK_EQ_INT(secbuf_truncate(&b, VALUE_MAX_BYTES), 0);
-	CHECK_MEM(b.data, pat, VALUE_MAX_BYTES);
+	CHECK_EQ_INT(secbuf_truncate(&b, (size_t)SECBUF_DEFAULT_MAX + 1), EFBIG);
+	CHECK_EQ_INT(b.len, SECBUF_DEFAULT_MAX);
+	CHECK_EQ_INT(secbuf_reserve(&b, (size_t)SECBUF_DEFAULT_MAX + 1), EFBIG);
+	CHECK_EQ_INT(secbuf_truncate(&b, SECBUF_DEFAULT_MAX), 0);
+	CHECK_MEM(b.data, pat, SECBUF_DEFAULT_MAX);
 	/* Exactly at the limit is fine. */
-	CHECK_EQ_INT(secbuf_write(&b, VALUE_MAX_BYTES - 1, "z", 1), 0);
-	CHECK_EQ_INT(b.len, VALUE_MAX_BYTES);
-	CHECK_EQ_INT(secbuf_write(&b, VALUE_MAX_BYTES, NULL, 0), 0);
-	CHECK_EQ_INT(b.len, VALUE_MAX_BYTES);
+	CHECK_EQ_INT(secbuf_write(&b, SECBUF_DEFAULT_MAX - 1, "z", 1), 0);
+	CHECK_EQ_INT(b.len, SECBUF_DEFAULT_MAX);
+	CHECK_EQ_INT(secbuf_write(&b, SECBUF_DEFAULT_MAX, NULL, 0), 0);
+	CHECK_EQ_INT(b.len, SECBUF_DEFAULT_MAX);
 
 	/* EFBIG also from a fresh, empty buffer (nothing allocated). */
 	struct secbuf e = SECBUF_INIT;
-	CHECK_EQ_INT(secbuf_truncate(&e, (size_t)VALUE_MAX_BYTES + 1), EFBIG);
-	CHECK_EQ_INT(secbuf_write(&e, 0, pat, (size_t)VALUE_MAX_BYTES + 1), EFBIG);
+	CHECK_EQ_INT(secbuf_truncate(&e, (size_t)SECBUF_DEFAULT_MAX + 1), EFBIG);
+	CHECK_EQ_INT(secbuf_write(&e, 0, pat, (size_t)SECBUF_DEFAULT_MAX + 1), EFBIG);
 	CHECK_EQ_INT(e.len, 0);
 	secbuf_free(&e);
+	/* A buffer with a bound of its own (a command's answer). */
+	struct secbuf small = { .max = 100 };
+	CHECK_EQ_INT(secbuf_write(&small, 0, pat, 100), 0);
+	CHECK_EQ_INT(secbuf_write(&small, 100, pat, 1), EFBIG);
+	CHECK_EQ_INT(small.len, 100);
+	secbuf_free(&small);
 	free(pat);
 
 	/* secbuf_free empties it; it can be reused, and freed again. */

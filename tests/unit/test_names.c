@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cname.h"
 #include "names.h"
 
 /* LEN_STRLEN: use strlen(name); otherwise the exact byte count (for NULs). */
@@ -299,8 +300,75 @@ static void test_name_for_log(void)
 	CHECK(strcmp(buf + strlen(buf) - 3, "...") == 0);
 }
 
+/* Customer names: one spelling (NFC), no invisible or bidi characters, no
+ * spaces at the ends; lookalikes share a key. */
+static void test_customer_names(void)
+{
+	static const struct {
+		const char *in;
+		const char *nfc;  /* NULL: refused */
+	} cases[] = {
+		{ "C1001", "C1001" },
+		{ "杭州西湖茶庄", "杭州西湖茶庄" },
+		{ "Cafe\xcc\x81", "Caf\xc3\xa9" },          /* e + combining acute -> é */
+		{ "Caf\xc3\xa9", "Caf\xc3\xa9" },
+		{ "C1001 ", NULL },                            /* trailing space */
+		{ " C1001", NULL },
+		{ "C1001\xe3\x80\x80", NULL },                 /* ideographic space at the end */
+		{ "C10\xe2\x80\xae" "01", NULL },                 /* right-to-left override */
+		{ "C10\xe2\x80\x8b" "01", NULL },                 /* zero-width space */
+		{ "C\xe2\x81\xa6" "1001", NULL },                 /* LRI */
+		{ "..", NULL },
+		{ "a/b", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char out[NAME_MAX_BYTES + 1] = "";
+		check_ctx("customer name %zu", i);
+		const char *why = cname_normalize(cases[i].in, out);
+		if (!cases[i].nfc) {
+			CHECK_NOT_NULL(why);
+			continue;
+		}
+		CHECK_NULL(why);
+		CHECK_STR(out, cases[i].nfc);
+	}
+	check_ctx("%s", "");
+	/* Lookalikes: the same key; different names: different keys. */
+	static const char *const same[][2] = {
+		{ "C1001", "c1001" },
+		{ "C1001", "\xd0\xa1" "1001" },   /* Cyrillic Es */
+		{ "C1001", "C100l" },            /* one and ell */
+		{ "Caf\xc3\xa9", "CAF\xc3\x89" },
+		/* found by the attack review of issue 10 */
+		{ "C1001", "\xe2\x84\xad" "1001" },   /* black-letter capital C */
+		{ "C1001", "C1OO1" },                  /* letter O for zero */
+		{ "C1001", "C1001\xcc\x81" },         /* a combining acute after it */
+		{ "C1002", "\xef\xbc\xa3" "1002" },   /* fullwidth C */
+		{ "Cafe", "Caf\xc3\xa9" },            /* an accent is no difference */
+	};
+	for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+		char a[CNAME_SKELETON_MAX], b[CNAME_SKELETON_MAX], na[NAME_MAX_BYTES + 1],
+			nb[NAME_MAX_BYTES + 1];
+		check_ctx("lookalike %zu", i);
+		CHECK_NULL(cname_normalize(same[i][0], na));
+		CHECK_NULL(cname_normalize(same[i][1], nb));
+		CHECK_EQ_INT(cname_skeleton(na, a), 0);
+		CHECK_EQ_INT(cname_skeleton(nb, b), 0);
+		CHECK_STR(a, b);
+	}
+	char a[CNAME_SKELETON_MAX], b[CNAME_SKELETON_MAX];
+	check_ctx("%s", "");
+	CHECK_EQ_INT(cname_skeleton("C1001", a), 0);
+	CHECK_EQ_INT(cname_skeleton("C1002", b), 0);
+	CHECK(strcmp(a, b) != 0);
+	CHECK_EQ_INT(cname_skeleton("杭州西湖茶庄", a), 0);
+	CHECK_EQ_INT(cname_skeleton("杭州西湖茶行", b), 0);
+	CHECK(strcmp(a, b) != 0);
+}
+
 int main(void)
 {
+	test_customer_names();
 	test_name_table();
 	test_name_lengths();
 	test_utf8_table();
