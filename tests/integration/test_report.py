@@ -473,6 +473,35 @@ def test_chromium_renders_the_html_report_with_the_figures(known, workdir):
     assert b"\x4e\x79\xa7" in colours and b"\xe1\x57\x59" in colours
 
 
+def test_chromium_renders_the_report_in_chinese(known, workdir):
+    """Under zh_CN the HTML report is in Chinese (lang="zh-CN", headings and
+    table labels translated) and Chromium renders it with a font that has
+    the glyphs (scripts/install-deps installs one)."""
+    store, period, seq, cust = known
+    zh = dict(env(), LANG="zh_CN.UTF-8")
+    zh.pop("LC_ALL", None), zh.pop("LANGUAGE", None), zh.pop("LC_MESSAGES", None)
+    p = subprocess.run([CUSTCTL, "audit", "report", store, *PERIOD, "--format", "html"],
+                       capture_output=True, timeout=120, env=zh)
+    assert p.returncode == 0, p.stderr.decode()
+    page = os.path.join(workdir, "report-zh.html")
+    with open(page, "wb") as f:
+        f.write(p.stdout)
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
+    assert fonts.stdout.strip(), "no font with Chinese glyphs (scripts/install-deps)"
+    profile = os.path.join(workdir, "chromium-profile-zh")
+    png = os.path.join(workdir, "report-zh.png")
+    shot = chromium(f"--user-data-dir={profile}", f"--screenshot={png}",
+                    "--window-size=1200,2000", "file://" + page)
+    dom = chromium(f"--user-data-dir={profile}", "--dump-dom", "file://" + page)
+    assert shot.returncode == 0 and dom.returncode == 0, shot.stderr.decode()[-2000:]
+    assert not _page_errors(shot.stderr) and not _page_errors(dom.stderr)
+    doc = dom.stdout.decode()
+    assert 'lang="zh-CN"' in doc
+    headings = re.findall(r"<h[12][^>]*>([^<]*)", doc)
+    assert headings and all(re.search(r"[\u4e00-\u9fff]", h) for h in headings), headings
+    assert os.path.getsize(png) > 20_000
+
+
 # ---- through a mount: checkouts, late returns, --output ----
 
 @pytest.fixture(scope="module")
