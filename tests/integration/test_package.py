@@ -35,6 +35,8 @@ EXPECTED = {  # path in the package: mode
     "usr/bin/custctl": 0o755,
     "usr/share/custfs/policy/fields.conf": 0o644,
     "usr/share/custfs/policy/access.conf": 0o644,
+    "usr/share/custfs/demo/custfs-demo": 0o755,
+    "usr/share/custfs/demo/customers.csv": 0o644,
     "usr/share/man/man8/custfs.8.gz": 0o644,
     "usr/share/man/man1/custctl.1.gz": 0o644,
     "usr/share/man/man5/custfs-policy.5.gz": 0o644,
@@ -217,6 +219,35 @@ def test_installed_custctl_init_and_a_mount_from_installed_files(unpacked, workd
         with open(os.path.join(store, "run", "custfs.log")) as f:
             text = f.read()
         assert f"mounted {store} at {mnt}" in text and f"unmounted {mnt}" in text
+
+
+@needs_tools
+def test_the_demo_runs_from_installed_files(unpacked, workdir):
+    """The README's demo, run from the package alone (custfs-demo finds the
+    installed policy and binaries), and every one of its hints works, in the
+    namespace where the source tree is hidden (R1.3)."""
+    _, usr = unpacked
+    prefix = f"pkd{os.getpid() % 1000}-"
+    demo, mnt = os.path.join(workdir, "demo"), os.path.join(workdir, "demo-mnt")
+    checker = os.path.join(workdir, "demo_hints.py")
+    shutil.copy(os.path.join(ROOT, "tests", "integration", "demo_hints.py"), checker)
+    out = os.path.join(workdir, "demo.out")
+    try:
+        p = installed(usr, f"""\
+            export CUSTFS_DEMO_DIR={demo} CUSTFS_DEMO_MNT={mnt} CUSTFS_DEMO_PREFIX={prefix}
+            /usr/share/custfs/demo/custfs-demo > {out}
+            grep " {mnt} " /proc/mounts
+            rc=0; python3 {checker} {out} {prefix} || rc=$?
+            fusermount3 -u {mnt}
+            exit $rc
+            """, timeout=600)
+        with open(out) as f:
+            text = f.read()
+        assert p.returncode == 0, text + p.stdout + p.stderr
+        assert "/usr/bin/custctl history" in text and ROOT not in text
+    finally:
+        for who in ("sales", "prod", "service", "intern", "partner", "admin", "tech"):
+            subprocess.run(["userdel", prefix + who], capture_output=True)
 
 
 @needs_tools
