@@ -57,7 +57,9 @@ def identifiers(logins):
         entry timeout durable allow CUSTFS MOUNT MNT STORE DIR ID ok YYYY MM DD gid
         break glass superuser unknown user identity departed mismatch expired
         ceiling stafftype department masked pending required default unavailable
-        limit value hidden probe command done UID WIDENS member none yes libfuse FUSE""".split())
+        limit value hidden probe command done UID WIDENS member none yes libfuse FUSE
+        versions days delay hours approval scoped expiring first last email max level
+        sensitive field class procedure scratch mask keep""".split())
     return words
 
 
@@ -225,6 +227,32 @@ def test_root_verbs_in_chinese(workdir, staff):
                            stdin=subprocess.DEVNULL)
         assert p.returncode == code, (args, p.stderr.decode())
         assert_chinese(p.stdout.decode() + p.stderr.decode(), allowed, " ".join(args))
+
+
+@pytest.mark.parametrize("file,line", [
+    ("access.conf", "bogus statement"),
+    ("access.conf", "limit open-files lots"),
+    ("access.conf", "checkout basic max 2h"),
+    ("access.conf", "role sales-clerk2 department nowhere"),
+    ("access.conf", "keep finance versions 0"),
+    ("access.conf", "scratch a/b"),
+    ("fields.conf", "class extra level high"),
+    ("fields.conf", "field phone basic format colour"),
+])
+def test_policy_errors_in_chinese(workdir, staff, file, line):
+    """A policy file's error (file:line: message) in the reader's language:
+    the technical department reads them in Chinese (R2.6)."""
+    allowed = identifiers(staff.values())
+    bad = os.path.join(workdir, "bad-policy")
+    subprocess.run(["cp", "-r", POLICY, bad], check=True)
+    with open(os.path.join(bad, file), "a") as f:
+        f.write(line + "\n")
+    p = subprocess.run([CUSTCTL, "policy", "check", bad], capture_output=True, timeout=60,
+                       env=env(ZH), stdin=subprocess.DEVNULL)
+    text = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 1, text
+    assert re.search(rf"{re.escape(file)}:\d+: ", text), text
+    assert_chinese(text, allowed, line)
 
 
 def test_every_message_is_translated():

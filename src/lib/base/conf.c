@@ -65,19 +65,19 @@ int conf_next(struct conf_reader *r, char **words)
 		size_t len = strlen(r->line);
 		r->lineno++;
 		if (len > CONF_LINE_MAX && r->line[len - 1] != '\n') {
-			conf_error(r, "line is longer than %d bytes", CONF_LINE_MAX);
+			conf_error(r, _("line is longer than %d bytes"), CONF_LINE_MAX);
 			int ch;
 			while ((ch = fgetc(r->in)) != EOF && ch != '\n')
 				;
 			continue;
 		}
 		if (!utf8_valid(r->line, len)) {
-			conf_error(r, "line is not valid UTF-8");
+			conf_error(r, _("line is not valid UTF-8"));
 			continue;
 		}
 		int n = split(r->line, words);
 		if (n > CONF_MAX_WORDS) {
-			conf_error(r, "too many words (at most %d)", CONF_MAX_WORDS);
+			conf_error(r, _("too many words (at most %d)"), CONF_MAX_WORDS);
 			continue;
 		}
 		if (n > 0)

@@ -98,39 +98,39 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 			bool sensitive = false;
 
 			if (n < 4 || strcmp(tok[2], "level") != 0) {
-				ERR("expected: class NAME level N [sensitive]");
+				ERR(_("expected: class NAME level N [sensitive]"));
 				continue;
 			}
 			const char *why = name_problem(tok[1], strlen(tok[1]), false);
 			if (why) {
-				ERR("class name '%s': %s", tok[1], why);
+				ERR(_("class name '%s': %s"), tok[1], _(why));
 				continue;
 			}
 			errno = 0;
 			level = strtol(tok[3], &end, 10);
 			if (errno || *end || end == tok[3] || level < 0 || level > 99) {
-				ERR("level '%s' is not a whole number from 0 to 99", tok[3]);
+				ERR(_("level '%s' is not a whole number from 0 to 99"), tok[3]);
 				continue;
 			}
 			if (n >= 5) {
 				if (strcmp(tok[4], "sensitive") != 0) {
-					ERR("unexpected '%s' after the level (only 'sensitive' may follow)",
+					ERR(_("unexpected '%s' after the level (only 'sensitive' may follow)"),
 					    tok[4]);
 					continue;
 				}
 				if (n > 5) {
-					ERR("unexpected '%s' after 'sensitive'", tok[5]);
+					ERR(_("unexpected '%s' after 'sensitive'"), tok[5]);
 					continue;
 				}
 				sensitive = true;
 			}
 			if (find_class(c, tok[1])) {
-				ERR("class '%s' is defined twice", tok[1]);
+				ERR(_("class '%s' is defined twice"), tok[1]);
 				continue;
 			}
 			if (c->nfields > 0) {
 				/* Fields point into the class array: keep classes first. */
-				ERR("class '%s' must come before the first field", tok[1]);
+				ERR(_("class '%s' must come before the first field"), tok[1]);
 				continue;
 			}
 			if (c->nclasses == capc) {
@@ -153,30 +153,30 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 			const struct field_class *cls;
 
 			if (n != 3 && !(n == 5 && strcmp(tok[3], "format") == 0)) {
-				ERR("expected: field NAME CLASS [format FORMAT]");
+				ERR(_("expected: field NAME CLASS [format FORMAT]"));
 				continue;
 			}
 			const char *why = name_problem(tok[1], strlen(tok[1]), false);
 			if (why) {
-				ERR("field name '%s': %s", tok[1], why);
+				ERR(_("field name '%s': %s"), tok[1], _(why));
 				continue;
 			}
 			cls = find_class(c, tok[2]);
 			if (!cls) {
-				ERR("field '%s': unknown class '%s'", tok[1], tok[2]);
+				ERR(_("field '%s': unknown class '%s'"), tok[1], tok[2]);
 				continue;
 			}
 			if (n == 5 && parse_format(tok[4], &fmt) != 0) {
-				ERR("field '%s': unknown format '%s' (known: text, phone, email, date, "
-				    "integer, decimal)", tok[1], tok[4]);
+				ERR(_("field '%s': unknown format '%s' (known: text, phone, email, date, "
+				    "integer, decimal)"), tok[1], tok[4]);
 				continue;
 			}
 			if (find_field_linear(c, tok[1])) {
-				ERR("field '%s' is defined twice", tok[1]);
+				ERR(_("field '%s' is defined twice"), tok[1]);
 				continue;
 			}
 			if (find_class(c, tok[1])) {
-				ERR("field '%s' has the name of a class", tok[1]);
+				ERR(_("field '%s' has the name of a class"), tok[1]);
 				continue;
 			}
 			if (c->nfields == capf) {
@@ -195,7 +195,7 @@ int catalog_parse(FILE *in, const char *path, FILE *errs, struct catalog **out)
 			fd->index = c->nfields;
 			c->nfields++;
 		} else {
-			ERR("unknown statement '%s' (expected 'class' or 'field')", tok[0]);
+			ERR(_("unknown statement '%s' (expected 'class' or 'field')"), tok[0]);
 		}
 	}
 	if (r.nerr == 0 && c->nfields == 0) {

@@ -203,7 +203,7 @@ static int mark_targets(struct conf_reader *r, const struct catalog *cat, char *
 		} else if (fd) {
 			field[fd->index] |= bit;
 		} else {
-			conf_error(r, "'%s' is neither a class nor a field of fields.conf", t);
+			conf_error(r, _("'%s' is neither a class nor a field of fields.conf"), t);
 			nerr++;
 		}
 	}
@@ -225,7 +225,7 @@ static int parse_rights(struct conf_reader *r, const struct catalog *cat, char *
 		} else if (strcmp(w[i], "create") == 0) {
 			out->create = true;
 		} else {
-			conf_error(r, "unexpected '%s' (expected read TARGETS, write TARGETS or create)",
+			conf_error(r, _("unexpected '%s' (expected read TARGETS, write TARGETS or create)"),
 				   w[i]);
 			nerr++;
 		}
@@ -237,7 +237,8 @@ static bool name_word(struct conf_reader *r, const char *what, const char *name)
 {
 	const char *why = name_problem(name, strlen(name), false);
 	if (why || strlen(name) > 63) {
-		conf_error(r, "%s name '%s': %s", what, name, why ? why : "longer than 63 bytes");
+		conf_error(r, _("%s name '%s': %s"), _(what), name,
+			   why ? _(why) : _("longer than 63 bytes"));
 		return false;
 	}
 	return true;
@@ -278,25 +279,25 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 		if (strcmp(w[0], "stafftype") == 0) {
 			/* stafftype NAME max-level N [mask FIELDS] [scoped] [expiring] */
 			if (n < 4 || strcmp(w[2], "max-level") != 0) {
-				conf_error(&r, "expected: stafftype NAME max-level N [mask FIELDS] "
-					       "[scoped] [expiring]");
+				conf_error(&r, _("expected: stafftype NAME max-level N [mask FIELDS] "
+					       "[scoped] [expiring]"));
 				continue;
 			}
-			if (!name_word(&r, "staff type", w[1]))
+			if (!name_word(&r, N_("staff type"), w[1]))
 				continue;
 			if (policy_stafftype(p, w[1])) {
-				conf_error(&r, "staff type '%s' is defined twice", w[1]);
+				conf_error(&r, _("staff type '%s' is defined twice"), w[1]);
 				continue;
 			}
 			if (p->ncheckouts > 0) {
 				/* Checkout rules index the staff types: keep staff types first. */
-				conf_error(&r, "staff type '%s' must come before the first checkout", w[1]);
+				conf_error(&r, _("staff type '%s' must come before the first checkout"), w[1]);
 				continue;
 			}
 			struct stafftype st = { 0 };
 			st.line = r.lineno;
 			if (!parse_int(w[3], 0, 99, &st.max_level)) {
-				conf_error(&r, "max-level '%s' is not a whole number from 0 to 99", w[3]);
+				conf_error(&r, _("max-level '%s' is not a whole number from 0 to 99"), w[3]);
 				continue;
 			}
 			st.masked = calloc(cat->nfields ? cat->nfields : 1, 1);
@@ -311,8 +312,8 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				} else if (strcmp(w[i], "expiring") == 0) {
 					st.expiring = true;
 				} else {
-					conf_error(&r, "unexpected '%s' (expected mask FIELDS, scoped or "
-						       "expiring)", w[i]);
+					conf_error(&r, _("unexpected '%s' (expected mask FIELDS, scoped or "
+						       "expiring)"), w[i]);
 					bad++;
 				}
 			}
@@ -330,14 +331,14 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 		} else if (strcmp(w[0], "department") == 0) {
 			/* department NAME [read T] [write T] [create] */
 			if (n < 2) {
-				conf_error(&r, "expected: department NAME [read TARGETS] [write TARGETS] "
-					       "[create]");
+				conf_error(&r, _("expected: department NAME [read TARGETS] [write TARGETS] "
+					       "[create]"));
 				continue;
 			}
-			if (!name_word(&r, "department", w[1]))
+			if (!name_word(&r, N_("department"), w[1]))
 				continue;
 			if (policy_department(p, w[1])) {
-				conf_error(&r, "department '%s' is defined twice", w[1]);
+				conf_error(&r, _("department '%s' is defined twice"), w[1]);
 				continue;
 			}
 			bool any_procedure = false;
@@ -346,8 +347,8 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			if (p->nroles > 0 || any_procedure) {
 				/* Roles and procedures point into the department array: keep
 				 * departments first. */
-				conf_error(&r, "department '%s' must come before the first role and "
-					       "procedure", w[1]);
+				conf_error(&r, _("department '%s' must come before the first role and "
+					       "procedure"), w[1]);
 				continue;
 			}
 			struct rights rt = { 0 };
@@ -369,19 +370,19 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 		} else if (strcmp(w[0], "role") == 0) {
 			/* role NAME department DEPT [read T] [write T] [create] */
 			if (n < 4 || strcmp(w[2], "department") != 0) {
-				conf_error(&r, "expected: role NAME department DEPT [read TARGETS] "
-					       "[write TARGETS] [create]");
+				conf_error(&r, _("expected: role NAME department DEPT [read TARGETS] "
+					       "[write TARGETS] [create]"));
 				continue;
 			}
-			if (!name_word(&r, "role", w[1]))
+			if (!name_word(&r, N_("role"), w[1]))
 				continue;
 			if (policy_role(p, w[1])) {
-				conf_error(&r, "role '%s' is defined twice", w[1]);
+				conf_error(&r, _("role '%s' is defined twice"), w[1]);
 				continue;
 			}
 			const struct department *d = policy_department(p, w[3]);
 			if (!d) {
-				conf_error(&r, "role '%s': unknown department '%s'", w[1], w[3]);
+				conf_error(&r, _("role '%s': unknown department '%s'"), w[1], w[3]);
 				continue;
 			}
 			struct rights rt = { 0 };
@@ -393,15 +394,15 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			for (size_t i = 0; !bad && i < cat->nfields; i++) {
 				unsigned char over = rt.field[i] & (unsigned char)~d->ceiling.field[i];
 				if (over) {
-					conf_error(&r, "role '%s': %s on field '%s' is beyond department "
-						       "'%s''s ceiling", w[1],
+					conf_error(&r, _("role '%s': %s on field '%s' is beyond department "
+						       "'%s''s ceiling"), w[1],
 						   over & R_WRITE ? "write" : "read", cat->fields[i].name,
 						   d->name);
 					bad++;
 				}
 			}
 			if (!bad && rt.create && !d->ceiling.create) {
-				conf_error(&r, "role '%s': create is beyond department '%s''s ceiling",
+				conf_error(&r, _("role '%s': create is beyond department '%s''s ceiling"),
 					   w[1], d->name);
 				bad++;
 			}
@@ -424,22 +425,22 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				if (strcmp(w[1], procedure_names[i]) == 0)
 					pr = i;
 			if (n != 4 || strcmp(w[2], "department") != 0) {
-				conf_error(&r, "expected: procedure approve|implement|staff|policy|"
-					       "file-for-heads department DEPT");
+				conf_error(&r, _("expected: procedure approve|implement|staff|policy|"
+					       "file-for-heads department DEPT"));
 				continue;
 			}
 			if (pr < 0) {
-				conf_error(&r, "unknown procedure '%s' (known: approve, implement, staff, "
-					       "policy, file-for-heads)", w[1]);
+				conf_error(&r, _("unknown procedure '%s' (known: approve, implement, staff, "
+					       "policy, file-for-heads)"), w[1]);
 				continue;
 			}
 			const struct department *d = policy_department(p, w[3]);
 			if (!d) {
-				conf_error(&r, "procedure %s: unknown department '%s'", w[1], w[3]);
+				conf_error(&r, _("procedure %s: unknown department '%s'"), w[1], w[3]);
 				continue;
 			}
 			if (p->procedure[pr]) {
-				conf_error(&r, "procedure %s is defined twice", w[1]);
+				conf_error(&r, _("procedure %s is defined twice"), w[1]);
 				continue;
 			}
 			p->procedure[pr] = d;
@@ -447,23 +448,23 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			/* checkout CLASS max DURATION [limit N] [hours HH:MM-HH:MM] [approval TYPES|all] */
 			const struct field_class *cls = n >= 4 ? catalog_class(cat, w[1]) : NULL;
 			if (n < 4 || strcmp(w[2], "max") != 0) {
-				conf_error(&r, "expected: checkout CLASS max DURATION [limit N] "
-					       "[hours HH:MM-HH:MM] [approval TYPES|all]");
+				conf_error(&r, _("expected: checkout CLASS max DURATION [limit N] "
+					       "[hours HH:MM-HH:MM] [approval TYPES|all]"));
 				continue;
 			}
 			if (!cls || !cls->sensitive) {
-				conf_error(&r, "checkout: '%s' is not a sensitive class", w[1]);
+				conf_error(&r, _("checkout: '%s' is not a sensitive class"), w[1]);
 				continue;
 			}
 			if (policy_checkout_rule(p, cls)) {
-				conf_error(&r, "checkout for class '%s' is defined twice", w[1]);
+				conf_error(&r, _("checkout for class '%s' is defined twice"), w[1]);
 				continue;
 			}
 			struct checkout_rule cr = { .cls = cls, .from_min = -1, .to_min = -1 };
 			cr.max_s = policy_parse_duration(w[3]);
 			int bad = 0;
 			if (cr.max_s <= 0) {
-				conf_error(&r, "checkout: '%s' is not a duration (like 90m, 8h, 2d)", w[3]);
+				conf_error(&r, _("checkout: '%s' is not a duration (like 90m, 8h, 2d)"), w[3]);
 				bad++;
 			}
 			cr.approval = calloc(p->nstafftypes ? p->nstafftypes : 1, 1);
@@ -472,14 +473,14 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			for (int i = 4; !bad && i < n; i++) {
 				if (strcmp(w[i], "limit") == 0 && i + 1 < n) {
 					if (!parse_int(w[++i], 1, 100, &cr.limit)) {
-						conf_error(&r, "checkout: limit '%s' is not from 1 to 100", w[i]);
+						conf_error(&r, _("checkout: limit '%s' is not from 1 to 100"), w[i]);
 						bad++;
 					}
 				} else if (strcmp(w[i], "hours") == 0 && i + 1 < n) {
 					char *dash = strchr(w[++i], '-');
 					if (!dash || (*dash = '\0', parse_hhmm(w[i], &cr.from_min)) ||
 					    parse_hhmm(dash + 1, &cr.to_min) || cr.from_min >= cr.to_min) {
-						conf_error(&r, "checkout: hours are HH:MM-HH:MM, the first earlier");
+						conf_error(&r, _("checkout: hours are HH:MM-HH:MM, the first earlier"));
 						bad++;
 					}
 				} else if (strcmp(w[i], "approval") == 0 && i + 1 < n) {
@@ -492,14 +493,14 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 						}
 						const struct stafftype *st = policy_stafftype(p, t);
 						if (!st) {
-							conf_error(&r, "checkout: unknown staff type '%s'", t);
+							conf_error(&r, _("checkout: unknown staff type '%s'"), t);
 							bad++;
 						} else {
 							cr.approval[st - p->stafftypes] = 1;
 						}
 					}
 				} else {
-					conf_error(&r, "checkout: unexpected '%s'", w[i]);
+					conf_error(&r, _("checkout: unexpected '%s'"), w[i]);
 					bad++;
 				}
 			}
@@ -515,7 +516,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			/* audit durable all|sensitive */
 			if (n != 3 || strcmp(w[1], "durable") != 0 ||
 			    (strcmp(w[2], "all") != 0 && strcmp(w[2], "sensitive") != 0)) {
-				conf_error(&r, "expected: audit durable all|sensitive");
+				conf_error(&r, _("expected: audit durable all|sensitive"));
 				continue;
 			}
 			p->audit_durable = strcmp(w[2], "all") == 0;
@@ -530,12 +531,12 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				num = strtoll(w[3], &end, 10);
 			if (n != 4 || !(by_count || by_age) || !end || *end || num < 1 ||
 			    num > 1000000) {
-				conf_error(&r, "expected: keep CLASS versions N, or keep CLASS days D "
-					       "(N, D at least 1)");
+				conf_error(&r, _("expected: keep CLASS versions N, or keep CLASS days D "
+					       "(N, D at least 1)"));
 				continue;
 			}
 			if (!cls) {
-				conf_error(&r, "keep: unknown class '%s'", w[1]);
+				conf_error(&r, _("keep: unknown class '%s'"), w[1]);
 				continue;
 			}
 			struct retention *k = NULL;
@@ -546,7 +547,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				goto nomem;
 			k->cls = cls;
 			if ((by_count && k->versions) || (by_age && k->days)) {
-				conf_error(&r, "keep %s %s is defined twice", w[1], w[2]);
+				conf_error(&r, _("keep %s %s is defined twice"), w[1], w[2]);
 				continue;
 			}
 			if (by_count)
@@ -558,7 +559,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			int64_t d = n == 3 && !strcmp(w[2], "0") ? 0
 				    : n == 3 ? policy_parse_duration(w[2]) : -1;
 			if (n != 3 || strcmp(w[1], "delay") != 0 || d < 0) {
-				conf_error(&r, "expected: erase delay DURATION (like 7d, or 0)");
+				conf_error(&r, _("expected: erase delay DURATION (like 7d, or 0)"));
 				continue;
 			}
 			p->erase_delay_s = d;
@@ -569,23 +570,23 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				if (strcmp(w[1], limits[k].name) == 0)
 					l = k;
 			if (n != 3) {
-				conf_error(&r, "expected: limit NAME VALUE");
+				conf_error(&r, _("expected: limit NAME VALUE"));
 				continue;
 			}
 			if (l < 0) {
-				conf_error(&r, "unknown limit '%s' (known: open-files, writers, "
+				conf_error(&r, _("unknown limit '%s' (known: open-files, writers, "
 					       "ctl-requests, ctl-per-minute, scratch-files, scratch-bytes, memory, "
-					       "total-open-files, total-scratch-files, total-memory)", w[1]);
+					       "total-open-files, total-scratch-files, total-memory)"), w[1]);
 				continue;
 			}
 			int64_t v = parse_amount(w[2], limits[l].bytes);
 			if (v < 1) {
-				conf_error(&r, "limit %s: '%s' is not a positive %s", w[1], w[2],
-					   limits[l].bytes ? "size (like 512K, 16M, 1G)" : "number");
+				conf_error(&r, _("limit %s: '%s' is not a positive %s"), w[1], w[2],
+					   limits[l].bytes ? _("size (like 512K, 16M, 1G)") : _("number"));
 				continue;
 			}
 			if (limit_seen[l]) {
-				conf_error(&r, "limit %s is defined twice", w[1]);
+				conf_error(&r, _("limit %s is defined twice"), w[1]);
 				continue;
 			}
 			limit_seen[l] = true;
@@ -593,13 +594,13 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 		} else if (strcmp(w[0], "scratch") == 0) {
 			/* scratch PATTERN... */
 			if (n < 2)
-				conf_error(&r, "expected: scratch PATTERN... (fnmatch globs; %%f is a "
-					       "field's name)");
+				conf_error(&r, _("expected: scratch PATTERN... (fnmatch globs; %%f is a "
+					       "field's name)"));
 			for (int i = 1; i < n; i++) {
 				const char *why = scratch_pattern_problem(w[i]);
 				char **slot;
 				if (why) {
-					conf_error(&r, "scratch '%s': %s", w[i], why);
+					conf_error(&r, _("scratch '%s': %s"), w[i], _(why));
 				} else if (!(slot = push((void **)&p->scratch, &p->nscratch,
 							 sizeof *slot)) ||
 					   !(*slot = strdup(w[i]))) {
@@ -613,7 +614,7 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 			const struct field_def *fd = n >= 3 ? catalog_field(cat, w[1]) : NULL;
 			struct mask m = { MASK_NONE, 0, 0 };
 			if (n >= 3 && !fd) {
-				conf_error(&r, "mask: unknown field '%s'", w[1]);
+				conf_error(&r, _("mask: unknown field '%s'"), w[1]);
 				continue;
 			}
 			if (n == 3 && strcmp(w[2], "email") == 0) {
@@ -622,17 +623,17 @@ int policy_parse(FILE *in, const char *path, FILE *errs, struct catalog *cat,
 				   parse_int(w[3], 0, 64, &m.first) && parse_int(w[5], 0, 64, &m.last)) {
 				m.kind = MASK_KEEP;
 			} else {
-				conf_error(&r, "expected: mask FIELD first N last M, or mask FIELD email");
+				conf_error(&r, _("expected: mask FIELD first N last M, or mask FIELD email"));
 				continue;
 			}
 			if (p->masks[fd->index].kind != MASK_NONE) {
-				conf_error(&r, "mask for field '%s' is defined twice", w[1]);
+				conf_error(&r, _("mask for field '%s' is defined twice"), w[1]);
 				continue;
 			}
 			p->masks[fd->index] = m;
 		} else {
-			conf_error(&r, "unknown statement '%s' (expected stafftype, department, role, "
-				       "procedure, checkout, audit, erase, keep, limit, scratch or mask)", w[0]);
+			conf_error(&r, _("unknown statement '%s' (expected stafftype, department, role, "
+				       "procedure, checkout, audit, erase, keep, limit, scratch or mask)"), w[0]);
 		}
 	}
 	/* A staff type that masks a field needs to know how. */

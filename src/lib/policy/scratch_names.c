@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "i18n.h"
 #include "names.h"
 
 const char *const scratch_builtin[] = {
@@ -30,17 +31,19 @@ const char *scratch_pattern_problem(const char *pattern)
 {
 	size_t len = strlen(pattern);
 	if (len == 0 || len > NAME_MAX_BYTES)
-		return "a pattern is 1 to 255 bytes";
+		return N_("a pattern is 1 to 255 bytes");
 	if (strchr(pattern, '/'))
-		return "a pattern names a file in the customer's directory: no '/'";
+		return N_("a pattern names a file in the customer's directory: no '/'");
 	if (strcmp(pattern, ".") == 0 || strcmp(pattern, "..") == 0)
-		return "'.' and '..' are not file names";
+		return N_("'.' and '..' are not file names");
 	const char *f = strstr(pattern, "%f");
 	for (const char *p = strchr(pattern, '%'); p; p = strchr(p + 2, '%'))
 		if (p[1] != 'f')
-			return "'%' only as %f (a field's name)";
+			/* xgettext:no-c-format */
+			return N_("'%' only as %f (a field's name)");
 	if (f && strstr(f + 2, "%f"))
-		return "%f at most once in a pattern";
+		/* xgettext:no-c-format */
+		return N_("%f at most once in a pattern");
 	return NULL;
 }
 
