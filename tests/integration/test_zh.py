@@ -255,6 +255,39 @@ def test_policy_errors_in_chinese(workdir, staff, file, line):
     assert_chinese(text, allowed, line)
 
 
+def test_the_demo_speaks_chinese(workdir, staff):
+    """scripts/demo under zh_CN: what it says between the commands (the
+    hints' comments, the headings, the staff's departments) is Chinese; the
+    commands themselves are what a person types, and stay as they are."""
+    prefix = f"zdm{os.getpid() % 1000}-"
+    e = env(ZH)
+    e.update(CUSTFS_DEMO_DIR=os.path.join(workdir, "zdemo"),
+             CUSTFS_DEMO_MNT=os.path.join(workdir, "zdemo-mnt"), CUSTFS_DEMO_PREFIX=prefix)
+    try:
+        p = subprocess.run([os.path.join(ROOT, "scripts", "demo")], env=e, capture_output=True,
+                           timeout=600, stdin=subprocess.DEVNULL)
+        out = p.stdout.decode()
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+    finally:
+        subprocess.run(["fusermount3", "-u", e["CUSTFS_DEMO_MNT"]], capture_output=True)
+        for who in ("sales", "prod", "service", "intern", "partner", "admin", "tech"):
+            subprocess.run(["userdel", prefix + who], capture_output=True)
+    allowed = identifiers([prefix + w for w in ("sales", "prod", "service", "intern",
+                                                 "partner", "admin", "tech")])
+    said, comments = [], 0
+    for line in out.splitlines():
+        if not line.startswith("  "):
+            said.append(line)                                  # headings and custctl's lines
+        elif "  # " in line:
+            said.append(line.split("  # ", 1)[1])              # a hint's comment
+            comments += 1
+        elif "(" in line and prefix in line:
+            said += re.findall(r"\(([^)]*)\)", line)           # the staff's departments
+    assert comments >= 15, out
+    text = "\n".join(l.replace("fusermount3", "") for l in said)
+    assert_chinese(text, allowed | {"EINVAL", "WIDENS", "Linux"}, "scripts/demo")
+
+
 def test_every_message_is_translated():
     """The catalogue covers every message of the sources (a fresh .pot from
     po/POTFILES), none fuzzy or untranslated; every source with marks is in
