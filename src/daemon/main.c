@@ -134,7 +134,8 @@ static void usage(const char *prog)
 	       "                           only sensitive ones do; others survive a crash)\n"
 	       "    -o entry_timeout=SECS  how long the kernel may cache names and\n"
 	       "                           attributes (default 0: every access is decided;\n"
-	       "                           more is only safe for a single-user mount)\n\n"
+	       "                           more only on a mount run by its one user,\n"
+	       "                           refused when custfs serves several people)\n\n"
 	       "Signals: SIGHUP re-reads STORE/policy (custctl policy reload); the old\n"
 	       "policy stays in force if the new one has errors.\n\n"
 	       "FUSE options:\n"), prog);
@@ -319,6 +320,19 @@ int main(int argc, char *argv[])
 	}
 	if (o.entry_timeout && parse_timeout(o.entry_timeout, &entry_timeout) != 0) {
 		fprintf(stderr, _("custfs: entry_timeout=%s: expected seconds from 0 to 86400\n"),
+			o.entry_timeout);
+		goto usage_error;
+	}
+	/* The kernel's name and attribute caches are one for all users: on a
+	 * mount several people use, a name another person looked up answers
+	 * stat --cached=always (AT_STATX_DONT_SYNC) with no request to custfs,
+	 * for a customer the caller may not see. Measured on Linux 6.18. */
+	if (entry_timeout > 0 && (geteuid() == 0 || has_fuse_opt(&args, "allow_other") ||
+				  has_fuse_opt(&args, "allow_root"))) {
+		fprintf(stderr, _("custfs: entry_timeout=%s: this mount serves several people, and "
+				  "the kernel's cache of names is shared by them all (one person "
+				  "could stat what only another may see); it is for a single "
+				  "person's own mount only (custfs run by that person)\n"),
 			o.entry_timeout);
 		goto usage_error;
 	}

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import CUSTCTL, as_user, ctl
+from conftest import CUSTCTL, CUSTFS, as_user, ctl
 
 # A reader that holds an fd open and reads it, on command, by every path:
 # each line on stdin is a command, each answer one JSON line on stdout.
@@ -345,6 +345,30 @@ def test_hidden_customers_answer_as_nonexistent(shop, people):
               and r["action"] in ("lookup-hidden", "probe-hidden")]
     assert any(r["customer"] == "C1003" for r in probes)
     assert not any(r["customer"] not in ("C1003",) for r in probes)
+
+
+def test_a_name_another_person_looked_up_is_no_oracle(shop, people, workdir):
+    """The kernel's caches of names and attributes are shared by everyone on
+    the mount. After a sales clerk stats C1003/phone, the partner (named
+    customers C1001 and C1002 only) gets nothing from it, even with
+    stat --cached=always (AT_STATX_DONT_SYNC: the kernel answers from its
+    cache without asking custfs, where a cached entry exists); and custfs
+    refuses, on a mount that serves several people, the entry_timeout that
+    would keep such entries (R1.1, R4.3)."""
+    s, m = shop
+    sales, partner = people["bsales"], people["bpartner"]
+    for path in (m.path("C1003", "phone"), m.path("C1003")):
+        assert as_user(sales, "stat", "-c", "%s %U", path).returncode == 0
+        for cached in ("never", "default", "always"):
+            r = as_user(partner, "stat", f"--cached={cached}", "-c", "%s %U", path)
+            assert r.returncode != 0 and r.stdout == b"", (path, cached, r.stdout)
+            assert b"No such file" in r.stderr, r.stderr
+    mnt = os.path.join(workdir, "cached-mnt")
+    os.makedirs(mnt)
+    p = subprocess.run([CUSTFS, "-f", "-o", "entry_timeout=60", s, mnt], capture_output=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and b"entry_timeout=60" in p.stderr, p.stderr
+    assert not os.path.ismount(mnt)
 
 
 def test_verify_fails_on_a_recomputed_chain_and_witness_catches_truncation(shop, people,
