@@ -38,8 +38,9 @@ void i18n_init(void);
 bool i18n_locale_name_ok(const char *name);
 
 /* The locale for messages in NAME (a validated name), for uselocale(); other
- * categories are the process's. Cached for the life of the process (a few
- * distinct names at most). NULL if NAME is not valid or not installed; a
+ * categories are the process's. Every spelling of one language shares one
+ * locale: the cache is keyed by the catalogue custfs has for NAME ("C" when
+ * none), so it holds a few entries whatever names callers send. NULL if NAME is not valid or not installed; a
  * name of English ("C", "POSIX", "en...") is always the untranslated one. */
 locale_t i18n_locale(const char *name);
 

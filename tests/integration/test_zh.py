@@ -348,3 +348,38 @@ def test_tables_align_by_display_width(office, staff):
     for row in (l for l in lines[1:] if any(n in l for n in NAMES.values())):
         pick = lambda c: [c[0]] + c[2:5]
         assert pick(columns(row)) == pick(columns(lines[0])), f"{lines[0]}\n{row}"
+
+
+def _ctl_raw(user, mnt, words):
+    """Sends WORDS to MNT/.custfs/ctl as USER, as a program of theirs would
+    (no custctl: the words are whatever the caller chooses)."""
+    code = ("import os,sys\n"
+            "fd=os.open(sys.argv[1]+'/.custfs/ctl',os.O_RDWR)\n"
+            "os.write(fd,b''.join(w.encode()+b'\\0' for w in sys.argv[2:]))\n"
+            "print(os.pread(fd,65536,0).decode('utf-8','replace'))\n")
+    return run(user, mnt, "/usr/bin/python3", "-c", code, mnt, *words, lang=EN)
+
+
+def test_made_up_locale_names_leave_others_their_language(demo_store, staff, mount,
+                                                          make_user):
+    """A caller chooses the locale words it sends (@locale=...) and its own
+    LANG: made-up spellings, even from an account with no staff record, must
+    not use up what custfs keeps per language, or everyone who asks later in
+    Chinese is answered in English (R1.3: a plain answer to "why")."""
+    m = mount(demo_store)
+    stranger = make_user("zstranger")  # not on the register
+    clerk = staff["clerk"]
+    ctl("employee", "add", demo_store, clerk, "--name", NAMES["clerk"], "--dept", "sales",
+        "--type", "formal")
+    for i in range(40):
+        made_up = chr(65 + i // 26) + chr(65 + i % 26)  # AA, AB, ...: valid names
+        for name in (f"en_{made_up}", f"xx_{made_up}", f"zh_CN.X{made_up}"):
+            rc, out, _ = _ctl_raw(stranger, m.mnt, [f"@locale={name}", "whoami"])
+            assert out.startswith("1 "), out  # refused: not on the register
+    for lang in ("zh_CN", "zh_CN.utf8", "zh_CN.UTF-8"):
+        rc, why, err = run(clerk, m.mnt, "cat", ".custfs/why",
+                           lang={**ZH, "LANG": lang})
+        assert rc == 0, err
+        assert CJK.search(why), f"LANG={lang}: answered in English: {why!r}"
+        rc, out, _ = _ctl_raw(clerk, m.mnt, [f"@locale={lang}", "bogus-verb"])
+        assert CJK.search(out), f"@locale={lang}: answered in English: {out!r}"

@@ -110,10 +110,64 @@ static locale_t make(const char *name)
 	return loc;
 }
 
-locale_t i18n_locale(const char *name)
+/* Whether custfs has a catalogue for CAND (a part of a valid name: no '/'). */
+static bool has_catalogue(const char *dir, const char *cand)
 {
-	if (!name || !i18n_locale_name_ok(name))
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof path, "%s/%s/LC_MESSAGES/%s.mo", dir, cand,
+			 CUSTFS_TEXTDOMAIN);
+	return n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0;
+}
+
+/* The one name that stands for every spelling of NAME's language (a valid
+ * name), as gettext would find the catalogue: "ll_TT@mod", "ll_TT", "ll@mod"
+ * or "ll" when custfs has that catalogue, else "C" (no catalogue: the
+ * untranslated words). The codeset is dropped: answers are UTF-8 whatever it
+ * says. So the cache below holds one entry per catalogue, whatever names
+ * callers send (a caller could otherwise fill it with made-up spellings and
+ * leave everyone else in English, R1.3). */
+static void language_key(const char *name, char key[64])
+{
+	memcpy(key, "C", 2);
+	if (english(name))
+		return;
+	const char *dir = bindtextdomain(CUSTFS_TEXTDOMAIN, NULL);
+	size_t lt = strcspn(name, ".@"), ll = strcspn(name, "_.@");
+	const char *at = strchr(name, '@');
+	size_t al = at ? strlen(at) : 0;
+	/* Each candidate is at most as long as NAME (< 64 bytes). */
+	size_t part[4], k = 0;
+	bool mod[4];
+	if (at)
+		part[k] = lt, mod[k++] = true;
+	part[k] = lt, mod[k++] = false;
+	if (ll < lt) {
+		if (at)
+			part[k] = ll, mod[k++] = true;
+		part[k] = ll, mod[k++] = false;
+	}
+	for (size_t i = 0; dir && i < k; i++) {
+		char cand[64];
+		size_t n = part[i] + (mod[i] ? al : 0);
+		if (part[i] == 0 || n >= sizeof cand)
+			continue;
+		memcpy(cand, name, part[i]);
+		if (mod[i])
+			memcpy(cand + part[i], at, al);
+		cand[n] = '\0';
+		if (has_catalogue(dir, cand)) {
+			memcpy(key, cand, n + 1);
+			return;
+		}
+	}
+}
+
+locale_t i18n_locale(const char *asked)
+{
+	if (!asked || !i18n_locale_name_ok(asked))
 		return (locale_t)0;
+	char name[64];
+	language_key(asked, name);
 	locale_t loc = (locale_t)0;
 	pthread_mutex_lock(&cache.lock);
 	int i = 0;
