@@ -625,3 +625,19 @@ def test_a_million_records_in_under_ten_seconds_each_format(workdir):
                        capture_output=True, timeout=1800, env=dict(os.environ, CUSTFS_BUILD=BUILD))
     print(p.stdout.decode())
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+
+
+@pytest.mark.parametrize("args", [("--to", "2999-12-31"), ("--from", "2000-01-01", "--to",
+                                  "2300-01-01"), ("--to", "2262-04-12T08:00")])
+def test_a_far_date_is_refused_not_a_period_with_nothing_in_it(known, args):
+    """A date past what the log's nanoseconds hold (2262) once wrapped to a
+    time before 1970: 'audit report --to 2999-12-31' said 'no records in the
+    period' and 'audit --to ...' listed nothing, about a log full of records
+    (R5.1: the report is what the group reads). It is a usage error now."""
+    store = known[0]
+    for cmd in (["audit", "report", store], ["audit", store], ["audit", "report", store,
+                                                                 "--format", "json"]):
+        p = subprocess.run([CUSTCTL, *cmd, *args], capture_output=True, timeout=120, env=env())
+        out = p.stdout.decode()
+        assert p.returncode == 2 and "YYYY-MM-DD" in p.stderr.decode(), (cmd, p.returncode, out)
+        assert "no records" not in out

@@ -3,6 +3,7 @@
  * Administration and the information management group see every record;
  * everyone else sees their own. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,7 +41,12 @@ static int64_t parse_when(const char *s, bool end)
 	}
 	tm.tm_isdst = -1;
 	time_t t = mktime(&tm);
-	return t < 0 ? 0 : (int64_t)t * 1000000000;
+	/* A time the log's nanoseconds cannot hold (after 2262) is refused, not
+	 * wrapped: a wrapped --to or --before would be a period with nothing in
+	 * it, a report saying "no records" about a log full of them (R5.1). */
+	if (t < 0 || t > INT64_MAX / 1000000000)
+		return 0;
+	return (int64_t)t * 1000000000;
 }
 
 static int parse_window(const char *s, int *from, int *to)
