@@ -97,11 +97,60 @@ static int run_direct(int argc, char **argv, int at, FILE *out)
 	return rc;
 }
 
+/* Whether PATH (relative to DIRFD; "" with AT_EMPTY_PATH: DIRFD itself) is
+ * custfs's ctl file as root's daemon serves it: a regular file of uid 0 on a
+ * FUSE mount (fuse.custfs unless root chose another -o subtype=) whose
+ * daemon is root's (user_id=0 in /proc/self/mountinfo, for the mount statx
+ * names: fusermount writes the real uid of whoever mounts). Anyone can
+ * make a directory holding .custfs/ctl (in /tmp, say), and anyone allowed
+ * FUSE can mount a file system that calls itself custfs (as themselves:
+ * user_id is theirs): a request sent there hands its words (customers,
+ * reasons, policy files) to that person, and its answer is theirs to forge. */
+static bool on_custfs(int dirfd, const char *path, int flags)
+{
+	struct statx sx;
+	const unsigned want = STATX_MNT_ID | STATX_UID | STATX_TYPE;
+	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, want, &sx) != 0 ||
+	    (sx.stx_mask & want) != want || sx.stx_uid != 0 || !S_ISREG(sx.stx_mode))
+		return false;
+	FILE *m = fopen("/proc/self/mountinfo", "re");
+	if (!m)
+		return false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool ok = false;
+	while (getline(&line, &cap, m) > 0) {
+		char *end;
+		unsigned long long id = strtoull(line, &end, 10);
+		if (end == line || id != sx.stx_mnt_id)
+			continue;
+		/* "... - FSTYPE SOURCE SUPEROPTS": no field holds a raw space */
+		char *sep = strstr(line, " - ");
+		char *type = sep ? sep + 3 : NULL;
+		char *src = type ? strchr(type, ' ') : NULL;
+		char *opts = src ? strchr(src + 1, ' ') : NULL;
+		if (opts) {
+			opts[strcspn(opts, "\n")] = '\0';
+			/* fuse or fuse.SUBTYPE: root may name the subtype (-o subtype=) */
+			ok = (src - type == 4 && !strncmp(type, "fuse", 4)) ||
+			     (src - type > 5 && !strncmp(type, "fuse.", 5));
+			bool root = false;
+			for (char *o = strtok(opts + 1, ","); o; o = strtok(NULL, ","))
+				root |= !strcmp(o, "user_id=0");
+			ok &= root;
+		}
+		break;
+	}
+	free(line);
+	fclose(m);
+	return ok;
+}
+
 static bool has_ctl(const char *dir)
 {
 	char p[PATH_MAX];
-	struct stat st;
-	return (size_t)snprintf(p, sizeof p, "%s/.custfs/ctl", dir) < sizeof p && stat(p, &st) == 0;
+	return (size_t)snprintf(p, sizeof p, "%s/.custfs/ctl", dir) < sizeof p &&
+	       on_custfs(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW);
 }
 
 static int find_mount(const char *given, char *out, size_t cap)
@@ -244,9 +293,16 @@ static int remote_call(int argc, char **argv, const char *mount_opt, char **out,
 		return EXIT_REFUSED;
 	}
 	snprintf(ctl, sizeof ctl, "%s/.custfs/ctl", mnt);
-	int fd = open(ctl, O_RDWR | O_CLOEXEC);
+	int fd = open(ctl, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		fprintf(stderr, "custctl: %s: %s\n", ctl, strerror(errno));
+		free(req);
+		return EXIT_NO_MOUNT;
+	}
+	/* The file opened, not only the one looked at: it may have been swapped. */
+	if (!on_custfs(fd, "", AT_EMPTY_PATH)) {
+		fprintf(stderr, _("custctl: %s is not on a custfs mount; nothing was sent\n"), ctl);
+		close(fd);
 		free(req);
 		return EXIT_NO_MOUNT;
 	}

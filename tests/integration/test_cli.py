@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import CUSTCTL, CUSTFS, POLICY, Mount, ctl, staff_run as run
+from conftest import CUSTCTL, CUSTFS, POLICY, Mount, as_user, ctl, staff_run as run
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,38 @@ def test_custfs_exit_codes_and_mount_conventions(demo_store, workdir, mount):
     assert t.proc.wait(timeout=30) == 0
     t.proc = None
     assert not os.path.ismount(mnt)
+
+
+def test_a_planted_ctl_file_gets_no_request(office, staff, workdir, make_user):
+    """custctl looks for .custfs/ctl from its directory upwards. Anyone may
+    make a .custfs/ctl in a shared directory (/tmp): a staff member running
+    custctl below it wrote the request there, for its maker to read (the
+    customer and field asked about, reasons, policy files; R1.1), and read
+    back whatever answer that person wrote. Only a custfs mount of root's
+    daemon gets a request, found, named with --mount or CUSTFS_MOUNT."""
+    s, m = office
+    clerk = staff["clerk"]
+    stranger = make_user("plant")  # not on the register
+    shared = os.path.join(workdir, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    planted = os.path.join(shared, ".custfs", "ctl")
+    p = as_user(stranger, "sh", "-c", f"mkdir -m 777 {shared}/.custfs && touch {planted} && "
+                f"chmod 666 {planted}")
+    assert p.returncode == 0, p.stderr
+    mine = os.path.join(shared, "clerk")
+    assert as_user(clerk, "mkdir", mine).returncode == 0
+    for how, env in (("found", {}), ("--mount", None), ("CUSTFS_MOUNT", {"CUSTFS_MOUNT": shared})):
+        args = ["explain", "C1001/credit_limit"] + (["--mount", shared] if env is None else [])
+        p = subprocess.run(["runuser", "-u", clerk, "--", "env", *(f"{k}={v}" for k, v in
+                                                                  (env or {}).items()),
+                            CUSTCTL, *args], cwd=mine, capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert p.returncode == 3, (how, p.returncode, p.stderr)
+        with open(planted, "rb") as f:
+            assert f.read() == b"", f"{how}: the request went to the planted file"
+    # The real mount still answers, from inside it and named.
+    assert run(clerk, m, "whoami")[0] == 0
+    p = subprocess.run(["runuser", "-u", clerk, "--", CUSTCTL, "--mount", m.mnt, "whoami"],
+                       cwd=mine, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
