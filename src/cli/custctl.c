@@ -217,6 +217,7 @@ static int run_enveloped(int argc, char **argv, int (*run)(int, char **))
 	size_t len[2] = { 0, 0 }, cap[2] = { 0, 0 };
 	struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
 	int open_fds = 2;
+	bool lost = false;
 	while (open_fds > 0) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
@@ -224,10 +225,18 @@ static int run_enveloped(int argc, char **argv, int (*run)(int, char **))
 			if (p[k].fd < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			if (len[k] + 4096 > cap[k]) {
-				char *nb = realloc(buf[k], cap[k] = cap[k] * 2 + 8192);
-				if (!nb)
-					break;
+				char *nb = realloc(buf[k], cap[k] * 2 + 8192);
+				if (!nb) {
+					/* no room for more: stop reading (the child then
+					 * gets EPIPE) and say the envelope is not whole */
+					close(p[k].fd);
+					p[k].fd = -1;
+					open_fds--;
+					lost = true;
+					continue;
+				}
 				buf[k] = nb;
+				cap[k] = cap[k] * 2 + 8192;
 			}
 			ssize_t n = read(p[k].fd, buf[k] + len[k], cap[k] - len[k]);
 			if (n > 0) {
@@ -244,6 +253,8 @@ static int run_enveloped(int argc, char **argv, int (*run)(int, char **))
 		;
 	if (WIFEXITED(status))
 		rc = WEXITSTATUS(status);
+	if (lost && rc == 0)
+		rc = EXIT_REFUSED; /* the output is not all there */
 	/* The verb and sub-verb, never a path or a customer's name. */
 	bool sub = argc > 1 && argv[1][0] >= 'a' && argv[1][0] <= 'z' && !strchr(argv[1], '/');
 	char words[256];

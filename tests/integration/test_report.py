@@ -473,6 +473,21 @@ def test_chromium_renders_the_html_report_with_the_figures(known, workdir):
     assert b"\x4e\x79\xa7" in colours and b"\xe1\x57\x59" in colours
 
 
+def test_counts_are_whole_numbers_in_range(known):
+    """--many, --sample and audit sample N take digits only, in range: "5x",
+    "-1" and a number past int are usage errors, not a silent atoi (R5.1)."""
+    store = known[0]
+    for args in (("--many", "5x"), ("--many", "1"), ("--many", "99999999999999"),
+                 ("--sample", "-1"), ("--sample", "10001"), ("--sample", "3 ")):
+        p = report(store, *args, check=False)
+        assert p.returncode == 2 and b"takes" in p.stderr, (args, p.stderr)
+    assert report(store, "--many", "5", "--sample", "3").returncode == 0
+    for n, code in (("5x", 2), ("0", 2), ("5", 0)):
+        p = subprocess.run([CUSTCTL, "audit", "sample", store, n], capture_output=True,
+                           timeout=60, env=env())
+        assert p.returncode == code, (n, p.stderr)
+
+
 def test_chromium_renders_the_report_in_chinese(known, workdir):
     """Under zh_CN the HTML report is in Chinese (lang="zh-CN", headings and
     table labels translated) and Chromium renders it with a font that has

@@ -49,6 +49,19 @@ static int64_t parse_when(const char *s, bool end)
 	return (int64_t)t * 1000000000;
 }
 
+/* S as a whole number from LO to HI, digits only (atoi took "1x" and
+ * overflowed on long ones). */
+static bool whole_number(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end || errno || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
 static int parse_window(const char *s, int *from, int *to)
 {
 	int h1, m1, h2, m2;
@@ -162,9 +175,11 @@ static int audit_report(struct cmd_env *e, const struct audit_filter *f, const c
 		fprintf(e->err, "%s", _("custctl: --night takes HH:MM-HH:MM\n"));
 		return EXIT_USAGE;
 	}
-	if (many && (o.many = atoi(many)) < 2)
-		o.many = 2;
-	if (sample && ((o.sample = atoi(sample)) < 0 || o.sample > 10000)) {
+	if (many && !whole_number(many, 2, 1000000, &o.many)) {
+		fprintf(e->err, "%s", _("custctl: --many takes 2 to 1000000\n"));
+		return EXIT_USAGE;
+	}
+	if (sample && !whole_number(sample, 0, 10000, &o.sample)) {
 		fprintf(e->err, "%s", _("custctl: --sample takes 0 to 10000\n"));
 		return EXIT_USAGE;
 	}
@@ -330,8 +345,8 @@ int cmd_audit(struct cmd_env *e, int argc, char **argv)
 	if (!strcmp(verb, "sample") && npos == 2) {
 		/* data accesses only: commands and procedure steps are not drawn */
 		struct print_ctx pc = { e, json, 0, false };
-		int n = atoi(pos[1]);
-		if (n <= 0 || n > 10000)
+		int n;
+		if (!whole_number(pos[1], 1, 10000, &n))
 			goto usage;
 		return report_sample(e->v->audit, &f, n, print_record, &pc) ? EXIT_REFUSED : EXIT_OK;
 	}
