@@ -225,3 +225,18 @@ def test_a_planted_ctl_file_gets_no_request(office, staff, workdir, make_user):
     p = subprocess.run(["runuser", "-u", clerk, "--", CUSTCTL, "--mount", m.mnt, "whoami"],
                        cwd=mine, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stderr
+
+
+def test_an_id_echoed_in_an_error_is_inert(office, staff):
+    """A typed id that is not one (escape sequences in it) comes back in the
+    error as \\x1b text, never as a live control sequence (R1.3; text.h)."""
+    s, m = office
+    bad = "\x1b[2J\x1b]0;owned\x07"
+    for who, args in (("admin", ("policy", "show", bad)), ("admin", ("app", "show", bad)),
+                      ("admin", ("employee", "show", bad)), ("clerk", ("return", bad)),
+                      ("admin", ("prune", "show", bad)), ("head", ("erase", "show", bad))):
+        p = subprocess.run(["runuser", "-u", staff[who], "--", CUSTCTL, *args], cwd=m.mnt,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        said = p.stdout + p.stderr
+        assert p.returncode != 0, (args, said)
+        assert b"\x1b" not in said and b"\x07" not in said, (args, said)

@@ -13,6 +13,7 @@
 #include "access.h"
 #include "cmd.h"
 #include "names.h"
+#include "text.h"
 
 static void describe(const struct checkout *c, const char *customer, char *out, size_t cap)
 {
@@ -353,7 +354,7 @@ int cmd_return(struct cmd_env *e, int argc, char **argv)
 	}
 	if (!err && n == 0 && !all) {
 		db_rollback(e->v->db);
-		fprintf(e->err, _("custctl: you hold no open checkout #%s\n"), pos[0]);
+		fprintf(e->err, _("custctl: you hold no open checkout #%s\n"), text_inert(pos[0]));
 		return EXIT_REFUSED;
 	}
 	if (cmd_finish(e, err, N_("return"), true))

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cname.h"
 #include "erasure.h"
+#include "text.h"
 
 static const char *login_of(const struct staff *s, int64_t id)
 {
@@ -257,7 +258,7 @@ int cmd_erase(struct cmd_env *e, int argc, char **argv)
 	struct erasure x;
 	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || erasure_get(e->v->db, id, &x) != 0 || x.kind != ACT_ERASE || !may_see(e, &x)) {
-		fprintf(e->err, _("custctl: no erasure #%s of yours to see\n"), pos[1]);
+		fprintf(e->err, _("custctl: no erasure #%s of yours to see\n"), text_inert(pos[1]));
 		return EXIT_REFUSED;
 	}
 	if (!strcmp(verb, "approve"))

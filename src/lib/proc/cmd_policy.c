@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "names.h"
 #include "proposals.h"
+#include "text.h"
 
 static const char *login_of(const struct staff *s, int64_t id)
 {
@@ -734,7 +735,7 @@ int cmd_policy(struct cmd_env *e, int argc, char **argv)
 			struct proposal old;
 			int64_t vid = cmd_parse_id(argv[3]);
 			if (!vid || proposal_get(e->v->db, vid, true, &old) != 0) {
-				fprintf(e->err, _("custctl: no policy version #%s\n"), argv[3]);
+				fprintf(e->err, _("custctl: no policy version #%s\n"), text_inert(argv[3]));
 				return EXIT_REFUSED;
 			}
 			int rc = propose(e, argv[5], (int)old.nfiles, old.name, old.text);
@@ -761,7 +762,7 @@ int cmd_policy(struct cmd_env *e, int argc, char **argv)
 	struct proposal p;
 	int64_t id = cmd_parse_id(argv[2]);
 	if (!id || proposal_get(e->v->db, id, true, &p) != 0) {
-		fprintf(e->err, _("custctl: no policy proposal #%s\n"), argv[2]);
+		fprintf(e->err, _("custctl: no policy proposal #%s\n"), text_inert(argv[2]));
 		return EXIT_REFUSED;
 	}
 	int rc = EXIT_REFUSED, err = 0;

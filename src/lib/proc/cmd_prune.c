@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "erasure.h"
 #include "retention.h"
+#include "text.h"
 
 static bool may_file(struct cmd_env *e)
 {
@@ -132,7 +133,7 @@ int cmd_prune(struct cmd_env *e, int argc, char **argv)
 	struct erasure x;
 	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || erasure_get(e->v->db, id, &x) != 0 || x.kind != ACT_PRUNE) {
-		fprintf(e->err, _("custctl: no prune #%s\n"), pos[1]);
+		fprintf(e->err, _("custctl: no prune #%s\n"), text_inert(pos[1]));
 		return EXIT_REFUSED;
 	}
 	int err;

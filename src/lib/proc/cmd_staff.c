@@ -8,6 +8,7 @@
 #include "access.h"
 #include "cmd.h"
 #include "names.h"
+#include "text.h"
 
 static void copy(char *dst, size_t cap, const char *src)
 {
@@ -385,14 +386,14 @@ int cmd_employee(struct cmd_env *e, int argc, char **argv)
 		if (verb[0] == 'a')
 			return employee_add(e, pos[1], &o);
 		if (!x) {
-			fprintf(e->err, _("custctl: %s is not on the staff register\n"), pos[1]);
+			fprintf(e->err, _("custctl: %s is not on the staff register\n"), text_inert(pos[1]));
 			return EXIT_REFUSED;
 		}
 		return verb[0] == 's' ? employee_set(e, x, &o) : employee_leave(e, x);
 	}
 	if (!strcmp(verb, "show") && npos == 2) {
 		if (!x) {
-			fprintf(e->err, _("custctl: %s is not on the staff register\n"), pos[1]);
+			fprintf(e->err, _("custctl: %s is not on the staff register\n"), text_inert(pos[1]));
 			return EXIT_REFUSED;
 		}
 		if (!may_see_person(e, x)) {
@@ -623,7 +624,7 @@ int cmd_grant(struct cmd_env *e, int argc, char **argv)
 		int64_t id = 0;
 		memset(&g, 0, sizeof g);
 		if (!x) {
-			fprintf(e->err, _("custctl: %s is not on the staff register\n"), pos[1]);
+			fprintf(e->err, _("custctl: %s is not on the staff register\n"), text_inert(pos[1]));
 			return EXIT_REFUSED;
 		}
 		if (note && !cmd_text_ok(e, "--note", note, sizeof g.note, false))
@@ -670,7 +671,7 @@ int cmd_grant(struct cmd_env *e, int argc, char **argv)
 	if (!strcmp(verb, "list") && npos <= 2) {
 		const struct employee *x = npos == 2 ? staff_by_login(s, pos[1]) : NULL;
 		if (npos == 2 && !x) {
-			fprintf(e->err, _("custctl: %s is not on the staff register\n"), pos[1]);
+			fprintf(e->err, _("custctl: %s is not on the staff register\n"), text_inert(pos[1]));
 			return EXIT_REFUSED;
 		}
 		struct grant_print gp = { e, s, json };

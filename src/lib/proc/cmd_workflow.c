@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "names.h"
 #include "workflow.h"
+#include "text.h"
 
 
 /* A text of the procedures: one line (an appeal or a report may have several). */
@@ -474,7 +475,7 @@ int cmd_app(struct cmd_env *e, int argc, char **argv)
 	struct application a;
 	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || wf_app_get(e->v->db, id, &a) != 0) {
-		fprintf(e->err, _("custctl: no application #%s\n"), pos[1]);
+		fprintf(e->err, _("custctl: no application #%s\n"), text_inert(pos[1]));
 		return EXIT_REFUSED;
 	}
 	int rc = EXIT_USAGE;
@@ -691,7 +692,7 @@ static int cmd_case(struct cmd_env *e, int argc, char **argv, bool appeal)
 	struct wf_case c;
 	int64_t id = cmd_parse_id(pos[1]);
 	if (!id || wf_case_get(e->v->db, appeal, id, &c) != 0) {
-		fprintf(e->err, _("custctl: no %s #%s\n"), kind, pos[1]);
+		fprintf(e->err, _("custctl: no %s #%s\n"), kind, text_inert(pos[1]));
 		return EXIT_REFUSED;
 	}
 	if (!may_see_case(e, s, &c)) {
