@@ -239,6 +239,8 @@ bool i18n_locale_of_pid(pid_t pid, char *out, size_t cap)
 	}
 	close(fd);
 	bool ok = buf && i18n_locale_from_environ(buf, len, out, cap);
+	if (buf)
+		explicit_bzero(buf, len); /* another person's environment: tokens, passwords */
 	free(buf);
 	return ok;
 }
