@@ -100,8 +100,8 @@ static int run_direct(int argc, char **argv, int at, FILE *out)
 /* Whether PATH (relative to DIRFD; "" with AT_EMPTY_PATH: DIRFD itself) is
  * custfs's ctl file as root's daemon serves it: a regular file of uid 0 on a
  * FUSE mount (fuse.custfs unless root chose another -o subtype=) whose
- * daemon is root's (user_id=0 in /proc/self/mountinfo, for the mount statx
- * names: fusermount writes the real uid of whoever mounts). Anyone can
+ * owner is root or the caller (user_id in /proc/self/mountinfo, for the
+ * mount statx names: fusermount writes the real uid of whoever mounts). Anyone can
  * make a directory holding .custfs/ctl (in /tmp, say), and anyone allowed
  * FUSE can mount a file system that calls itself custfs (as themselves:
  * user_id is theirs): a request sent there hands its words (customers,
@@ -134,10 +134,15 @@ static bool on_custfs(int dirfd, const char *path, int flags)
 			/* fuse or fuse.SUBTYPE: root may name the subtype (-o subtype=) */
 			ok = (src - type == 4 && !strncmp(type, "fuse", 4)) ||
 			     (src - type > 5 && !strncmp(type, "fuse.", 5));
-			bool root = false;
+			/* root's, or the caller's own: root mounts a person's own
+			 * mount with their uid (custfs -o person=), and a FUSE
+			 * server the caller runs themself deceives no one else */
+			char own[32];
+			snprintf(own, sizeof own, "user_id=%u", (unsigned)getuid());
+			bool trusted = false;
 			for (char *o = strtok(opts + 1, ","); o; o = strtok(NULL, ","))
-				root |= !strcmp(o, "user_id=0");
-			ok &= root;
+				trusted |= !strcmp(o, "user_id=0") || !strcmp(o, own);
+			ok &= trusted;
 		}
 		break;
 	}

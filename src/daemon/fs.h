@@ -59,8 +59,17 @@ struct fs {
 	bool audit_durable;   /* every record waits for a power-loss-safe commit */
 	int64_t last_checkpoint_ns;
 	double entry_timeout; /* seconds the kernel may cache names and attributes */
+	bool one_person;      /* -o person=LOGIN: the kernel lets only that person in */
+	uid_t person_uid;     /* that person */
+	struct fs_cache *cache; /* what drops the kernel's names (fs_cache.c), or NULL */
 	int64_t mounted_ns;   /* the root directory's time */
 };
+
+/* On a one-person mount: starts the thread that drops the kernel's names
+ * when the person's rights may have changed (fs_cache.c). 0 or an errno;
+ * nothing to do elsewhere. */
+int fs_cache_start(struct fs *fs, struct fuse_session *se);
+void fs_cache_stop(struct fs *fs);
 
 /* FS takes V's policy as the first in force. 0, or ENOMEM. */
 int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeout);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,6 +40,7 @@ struct options {
 	char *store;
 	char *passfile;
 	char *entry_timeout;
+	char *person;
 	char *view;
 	char *witness;
 	int audit_durable;
@@ -52,6 +54,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("passfile=%s", passfile),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("view=%s", view),
+	OPT("person=%s", person),
 	OPT("witness=%s", witness),
 	OPT("audit_durable", audit_durable),
 	OPT("nonempty", nonempty),
@@ -132,6 +135,9 @@ static void usage(const char *prog)
 	       "                           root on this machine cannot rewrite it)\n"
 	       "    -o audit_durable       every audit record survives power loss (by default\n"
 	       "                           only sensitive ones do; others survive a crash)\n"
+	       "    -o person=LOGIN        a mount for that person alone (the kernel lets\n"
+	       "                           no one else in, root included): names and\n"
+	       "                           attributes are cached (entry_timeout, default 1)\n"
 	       "    -o entry_timeout=SECS  how long the kernel may cache names and\n"
 	       "                           attributes (default 0: every access is decided;\n"
 	       "                           more only on a mount run by its one user,\n"
@@ -323,11 +329,37 @@ int main(int argc, char *argv[])
 			o.entry_timeout);
 		goto usage_error;
 	}
+	/* -o person=LOGIN: a mount the kernel lets only that person use. */
+	uid_t person_uid = 0;
+	gid_t person_gid = 0;
+	if (o.person) {
+		struct passwd *pw = geteuid() == 0 ? getpwnam(o.person) : NULL;
+		if (geteuid() != 0) {
+			fprintf(stderr, _("custfs: person=%s: only root mounts for a person\n"),
+				o.person);
+			goto usage_error;
+		}
+		if (!pw || pw->pw_uid == 0) {
+			fprintf(stderr, _("custfs: person=%s: no such login (root is not one)\n"),
+				o.person);
+			goto usage_error;
+		}
+		if (has_fuse_opt(&args, "allow_other") || has_fuse_opt(&args, "allow_root")) {
+			fprintf(stderr, _("custfs: person=%s: a person's own mount takes no "
+					  "allow_other or allow_root\n"), o.person);
+			goto usage_error;
+		}
+		person_uid = pw->pw_uid;
+		person_gid = pw->pw_gid;
+		if (!o.entry_timeout)
+			entry_timeout = 1.0;
+	}
 	/* The kernel's name and attribute caches are one for all users: on a
 	 * mount several people use, a name another person looked up answers
 	 * stat --cached=always (AT_STATX_DONT_SYNC) with no request to custfs,
 	 * for a customer the caller may not see. Measured on Linux 6.18. */
-	if (entry_timeout > 0 && (geteuid() == 0 || has_fuse_opt(&args, "allow_other") ||
+	if (entry_timeout > 0 && !o.person &&
+	    (geteuid() == 0 || has_fuse_opt(&args, "allow_other") ||
 				  has_fuse_opt(&args, "allow_root"))) {
 		fprintf(stderr, _("custfs: entry_timeout=%s: this mount serves several people, and "
 				  "the kernel's cache of names is shared by them all (one person "
@@ -379,13 +411,21 @@ int main(int argc, char *argv[])
 		fprintf(stderr, _("custfs: out of memory\n"));
 		goto out;
 	}
+	fs.one_person = o.person != NULL;
+	fs.person_uid = person_uid;
 
 	/* As FUSE file systems do: not over files already there (unless -o
 	 * nonempty), never over another mount. */
 	if ((rc = check_mountpoint(cli.mountpoint, o.nonempty)) != 0)
 		goto out;
 	/* One daemon per store and view: a second would only race the first. */
-	if ((claim_fd = runreg_claim(store, o.view, cli.mountpoint, err, sizeof err)) < 0) {
+	/* (a person's own mount is a view of its own: one per person and view) */
+	char claim[256];
+	if (o.person)
+		snprintf(claim, sizeof claim, "%s%sperson=%s", o.view ? o.view : "",
+			 o.view ? "," : "", o.person);
+	if ((claim_fd = runreg_claim(store, o.person ? claim : o.view, cli.mountpoint, err,
+				     sizeof err)) < 0) {
 		fprintf(stderr, "custfs: %s\n", err);
 		rc = EXIT_REFUSED;
 		goto out;
@@ -393,7 +433,7 @@ int main(int argc, char *argv[])
 	rc = EXIT_REFUSED;
 	/* Root serves every staff member through one mount: the kernel must let
 	 * other users in; custfs's own decisions then apply per request. */
-	if (geteuid() == 0 && fuse_opt_add_arg(&args, "-oallow_other") != 0)
+	if (geteuid() == 0 && !o.person && fuse_opt_add_arg(&args, "-oallow_other") != 0)
 		goto out;
 	/* fsname and subtype: the user's, when given. */
 	char fsname[PATH_MAX + 16];
@@ -412,7 +452,22 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
-	if (fuse_session_mount(se, cli.mountpoint) != 0)
+	/* A person's mount: libfuse gives the kernel the real uid and gid as the
+	 * mount's owner (user_id, group_id), whom alone it then lets in. They
+	 * are the person's for the mount call only; root stays the effective
+	 * and saved user throughout. */
+	if (o.person && (setresgid(person_gid, (gid_t)-1, (gid_t)-1) != 0 ||
+			 setresuid(person_uid, (uid_t)-1, (uid_t)-1) != 0)) {
+		fprintf(stderr, "custfs: person=%s: %s\n", o.person, strerror(errno));
+		goto out_handlers;
+	}
+	int mounted = fuse_session_mount(se, cli.mountpoint);
+	if (o.person && (setresuid(0, (uid_t)-1, (uid_t)-1) != 0 ||
+			 setresgid(0, (gid_t)-1, (gid_t)-1) != 0)) {
+		fprintf(stderr, "custfs: cannot become root again: %s\n", strerror(errno));
+		abort(); /* never go on half another user */
+	}
+	if (mounted != 0)
 		goto out_handlers;
 	char logfile[PATH_MAX + 32] = "";
 	if (!cli.foreground) {
@@ -450,6 +505,11 @@ int main(int argc, char *argv[])
 	if (listen_fd >= 0 && pthread_create(&controller, NULL, control_thread, &control) == 0)
 		have_controller = true;
 	people_set_session(fs.people, se);
+	if (fs_cache_start(&fs, se) != 0) {
+		log_err("cannot start the thread that keeps the kernel's names true: not mounting");
+		rc = EXIT_REFUSED;
+		goto out_unmount;
+	}
 	fs_rights_check(&fs, false); /* who holds what rights, at the start */
 	/* Memory locks do not survive fork(): lock the master key again. */
 	sodium_mlock(v->master, CRYPTO_KEY_BYTES);
@@ -513,6 +573,7 @@ out_unmount:
 	if (listen_fd >= 0)
 		close(listen_fd);
 	runreg_remove(runfile);
+	fs_cache_stop(&fs);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);
@@ -528,6 +589,7 @@ out:
 	free(o.store);
 	free(o.passfile);
 	free(o.entry_timeout);
+	free(o.person);
 	free(o.view);
 	free(o.witness);
 	fuse_opt_free_args(&args);

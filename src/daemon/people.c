@@ -33,6 +33,8 @@ struct people {
 	atomic_int_fast64_t open_files, scratch_files, memory; /* everyone's */
 	atomic_uint_fast64_t all_epoch; /* one more at each change of everyone's */
 	struct fuse_session *se;
+	void (*on_invalidate)(void *ctx, uid_t uid);
+	void *on_invalidate_ctx;
 };
 
 struct people *people_new(void)
@@ -265,7 +267,7 @@ uint64_t people_rights_epoch(struct people *p, uid_t uid)
 	return e;
 }
 
-void people_invalidate(struct people *p, uid_t uid)
+static void invalidate(struct people *p, uid_t uid, bool tell)
 {
 	struct stripe *s = stripe_of(p, uid);
 	pthread_mutex_lock(&s->lock);
@@ -282,6 +284,19 @@ void people_invalidate(struct people *p, uid_t uid)
 				 (unsigned)uid, strerror(-rc));
 	}
 	free(v);
+	if (tell && p->on_invalidate)
+		p->on_invalidate(p->on_invalidate_ctx, uid);
+}
+
+void people_invalidate(struct people *p, uid_t uid)
+{
+	invalidate(p, uid, true);
+}
+
+void people_on_invalidate(struct people *p, void (*fn)(void *ctx, uid_t uid), void *ctx)
+{
+	p->on_invalidate = fn;
+	p->on_invalidate_ctx = ctx;
 }
 
 void people_invalidate_all(struct people *p)
@@ -305,9 +320,11 @@ void people_invalidate_all(struct people *p)
 			more = x != NULL;
 			pthread_mutex_unlock(&p->s[i].lock);
 			for (size_t k = 0; k < n; k++)
-				people_invalidate(p, uids[k]);
+				invalidate(p, uids[k], false);
 		}
 	}
+	if (p->on_invalidate)
+		p->on_invalidate(p->on_invalidate_ctx, (uid_t)-1);
 }
 
 void people_usage(struct people *p, uid_t uid, int64_t out[LIMIT_COUNT])

@@ -59,6 +59,10 @@ int people_scratch(struct people *p, const int64_t *limits, uid_t uid, int delta
 uint64_t people_rights_epoch(struct people *p, uid_t uid);
 /* Drops the kernel's pages (and attributes) of every file UID holds open. */
 void people_invalidate(struct people *p, uid_t uid);
+/* FN(CTX, UID) runs after people_invalidate(UID), and once with UID
+ * (uid_t)-1 after people_invalidate_all (a one-person mount drops the
+ * kernel's names then: fs_cache.c). Set before the mount is live. */
+void people_on_invalidate(struct people *p, void (*fn)(void *ctx, uid_t uid), void *ctx);
 void people_invalidate_all(struct people *p);
 
 /* What UID holds now (for messages and tests). */

@@ -62,6 +62,14 @@ def read_csv(path):
     return header, {r[0]: dict(zip(header[1:], r[1:])) for r in body}
 
 
+def is_mounted(path):
+    """Whether PATH is a mount point, by the mount table (a person's own mount
+    answers even root's stat with EACCES, so os.path.ismount cannot tell)."""
+    path = os.path.abspath(path)
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == path for line in f)
+
+
 class Mount:
     """One custfs daemon in the foreground, with its stderr kept for checks."""
 
@@ -78,7 +86,7 @@ class Mount:
                                      stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
         deadline = time.time() + 20
-        while not os.path.ismount(self.mnt):
+        while not is_mounted(self.mnt):
             if self.proc.poll() is not None:
                 raise AssertionError(f"custfs exited {self.proc.returncode}: {self.log_text()}")
             if time.time() > deadline:

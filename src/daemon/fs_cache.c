@@ -1,0 +1,162 @@
+/* The kernel's caches of names and attributes on a one-person mount.
+ *
+ * The kernel keeps one cache of names (dentries) and attributes for all the
+ * users of a mount, and answers stat --cached=always from it without asking
+ * custfs: on a mount that serves several people a cached entry would show
+ * one person what only another may see, so those mounts cache nothing (zero
+ * timeouts, main.c). A one-person mount (-o person=LOGIN) is one the kernel
+ * itself lets no one else use (user_id is that person's, no allow_other):
+ * every cached entry is theirs, and may be kept for entry_timeout seconds.
+ *
+ * What keeps it true: whenever that person's rights may have changed (a
+ * grant, a checkout, the staff register, the policy, an erasure, the clock:
+ * every people_invalidate), a thread of its own drops every customer's name
+ * from the kernel (a customer's name takes its fields' names with it) and
+ * the root's attributes, so their next request asks again. (A value written
+ * through this mount needs nothing: the kernel drops a file's attributes
+ * after each write to it, refused or not; test_person.py checks it.) The
+ * notify calls are made by that thread, never inside a request handler. */
+#include "fs.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fs_cache {
+	struct fs *fs;
+	struct fuse_session *se;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, done;
+	uint64_t asked;   /* passes asked for, under lock */
+	uint64_t dropped; /* the last pass asked for that is complete, under lock */
+	bool stop;        /* under lock */
+};
+
+/* Asks for a pass and waits for it: the command that changed the rights
+ * (custctl grant revoke, return, ...) returns once the kernel has forgotten.
+ * The wait is bounded, as the kernel's notify takes the root directory's
+ * lock, which a request in flight may hold a while. */
+static void rights_may_have_changed(void *ctx, uid_t uid)
+{
+	struct fs_cache *c = ctx;
+	if (uid != (uid_t)-1 && uid != c->fs->person_uid)
+		return; /* someone else's: nothing of theirs is in this mount's caches */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&c->lock);
+	uint64_t mine = ++c->asked;
+	pthread_cond_signal(&c->wake);
+	while (c->dropped < mine && !c->stop)
+		if (pthread_cond_timedwait(&c->done, &c->lock, &until) == ETIMEDOUT) {
+			log_warn("the kernel's names are not dropped yet after 2 s; they go soon");
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct batch {
+	struct fs_cache *c;
+	int64_t last; /* the last customer id seen */
+	int n;
+};
+
+static int drop_one(void *ctx, const struct customer *cust)
+{
+	struct batch *b = ctx;
+	b->last = cust->id;
+	b->n++;
+	int rc = fuse_lowlevel_notify_inval_entry(b->c->se, FUSE_ROOT_ID, cust->name,
+						  strlen(cust->name));
+	if (rc && rc != -ENOENT)
+		log_warn("cannot drop the kernel's entry of customer #%lld: %s",
+			 (long long)cust->id, strerror(-rc));
+	return 0;
+}
+
+static void drop_every_name(struct fs_cache *c)
+{
+	enum { BATCH = 256 };
+	struct batch b = { c, 0, BATCH };
+	while (b.n == BATCH) {
+		b.n = 0;
+		if (vault_customer_list(c->fs->v, b.last, BATCH, drop_one, &b) != 0) {
+			log_err("cannot list the customers to drop the kernel's names: "
+				"retrying in a second");
+			sleep(1);
+			pthread_mutex_lock(&c->lock);
+			c->asked++;
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+	}
+	int rc = fuse_lowlevel_notify_inval_inode(c->se, FUSE_ROOT_ID, 0, 0);
+	if (rc && rc != -ENOENT)
+		log_warn("cannot drop the kernel's attributes of the root: %s", strerror(-rc));
+}
+
+static void *cache_thread(void *arg)
+{
+	struct fs_cache *c = arg;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		if (c->dropped == c->asked) {
+			pthread_cond_wait(&c->wake, &c->lock);
+			continue;
+		}
+		uint64_t target = c->asked;
+		pthread_mutex_unlock(&c->lock);
+		drop_every_name(c);
+		pthread_mutex_lock(&c->lock);
+		c->dropped = target;
+		pthread_cond_broadcast(&c->done);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int fs_cache_start(struct fs *fs, struct fuse_session *se)
+{
+	if (!fs->one_person)
+		return 0;
+	struct fs_cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return ENOMEM;
+	c->fs = fs;
+	c->se = se;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->done, NULL);
+	int rc = pthread_create(&c->thread, NULL, cache_thread, c);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	fs->cache = c;
+	people_on_invalidate(fs->people, rights_may_have_changed, c);
+	return 0;
+}
+
+void fs_cache_stop(struct fs *fs)
+{
+	struct fs_cache *c = fs->cache;
+	if (!c)
+		return;
+	people_on_invalidate(fs->people, NULL, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->wake);
+	pthread_cond_broadcast(&c->done);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	fs->cache = NULL;
+}

@@ -1,0 +1,102 @@
+"""A person's own mount, -o person=LOGIN (issue 15): the kernel lets that
+person alone in (root included out), so its caches of names and attributes
+hold nothing anyone else could read, and custfs lets it keep them
+(entry_timeout, default 1 s). Every change to that person's rights drops
+them before the command that made it returns; a value written through the
+mount drops that file's attributes (R1.1, R3.5, R4.3)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import CUSTCTL, CUSTFS, as_user, ctl
+
+
+@pytest.fixture(scope="module")
+def people(make_user):
+    return {k: make_user(k) for k in ("pclerk", "pother")}
+
+
+@pytest.fixture
+def shop(demo_store, people):
+    s = demo_store
+    for who in people.values():
+        ctl("employee", "add", s, who, "--name", who, "--dept", "sales", "--type", "formal")
+        ctl("grant", "add", s, who, "sales")
+    return s
+
+
+def grant_id(store, login):
+    rows = [json.loads(l) for l in ctl("grant", "list", store, login, "--json").stdout.decode()
+            .splitlines()]
+    return next(r["id"] for r in rows if r["status"] == "active")
+
+
+def stat(user, path, cached="default"):
+    """(size, mode) as USER's stat --cached=CACHED sees PATH, or the error."""
+    r = as_user(user, "stat", f"--cached={cached}", "-c", "%s %A", path)
+    return r.stdout.decode().split() if r.returncode == 0 else r.stderr.decode().strip()
+
+
+def test_only_the_person_gets_in(shop, people, mount):
+    m = mount(shop, "-o", f"person={people['pclerk']}")
+    with open("/proc/self/mounts") as f:
+        line = next(l for l in f if l.split()[1] == m.mnt)
+    uid = int(subprocess.check_output(["id", "-u", people["pclerk"]]))
+    assert f"user_id={uid}," in line and "allow_other" not in line
+    r = as_user(people["pclerk"], "cat", m.path("C1001", "phone"))
+    assert r.returncode == 0 and r.stdout == b"13812345678\n"
+    r = as_user(people["pother"], "cat", m.path("C1001", "phone"))
+    assert r.returncode != 0 and b"Permission denied" in r.stderr
+    with pytest.raises(PermissionError):
+        os.stat(m.path("C1001"))
+    # custctl, run by the person inside their own mount, talks to it.
+    r = as_user(people["pclerk"], "sh", "-c", f"cd {m.mnt} && {CUSTCTL} whoami")
+    assert r.returncode == 0 and people["pclerk"] in r.stdout.decode(), r.stderr
+
+
+def test_a_rights_change_drops_the_cached_names_at_once(shop, people, mount):
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    phone, cust = m.path("C1001", "phone"), m.path("C1001")
+    assert stat(clerk, phone)[0] == "12" and stat(clerk, cust, "always")[1].startswith("d")
+    out = ctl("grant", "revoke", shop, str(grant_id(shop, clerk))).stdout.decode()
+    assert "revoked" in out
+    # Cached for 60 s, yet gone before revoke returned, even from the cache.
+    for cached in ("always", "default", "never"):
+        for path in (phone, cust):
+            assert "No such file" in stat(clerk, path, cached), (path, cached)
+    ctl("grant", "add", shop, clerk, "sales")
+    assert stat(clerk, phone)[0] == "12"
+
+
+def test_a_value_written_through_the_mount_is_seen_at_once(shop, people, mount):
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    m.expected.append("refused")
+    phone = m.path("C1001", "phone")
+    assert stat(clerk, phone)[0] == "12"
+    r = as_user(clerk, "sh", "-c", f"printf '13900001111222\\n' > {phone}")
+    assert r.returncode == 0, r.stderr
+    assert stat(clerk, phone)[0] == "15"
+    # A refused value leaves the stored one, and stat says so at once.
+    r = as_user(clerk, "python3", "-c", f"import os; f = os.open({phone!r}, os.O_WRONLY | "
+                f"os.O_TRUNC); os.write(f, b'not a phone number at all\\n'); os.close(f)")
+    assert r.returncode != 0
+    assert stat(clerk, phone)[0] == "15"   # (--cached=always may show what was written)
+    assert as_user(clerk, "cat", phone).stdout == b"13900001111222\n"
+
+
+@pytest.mark.parametrize("opts,why", [
+    ("person=nosuchlogin", b"no such login"),
+    ("person=root", b"no such login"),
+    ("person={clerk},allow_other", b"allow_other"),
+])
+def test_a_bad_person_option_mounts_nothing(shop, people, workdir, opts, why):
+    mnt = os.path.join(workdir, "pmnt")
+    os.makedirs(mnt)
+    p = subprocess.run([CUSTFS, "-f", "-o", opts.format(clerk=people["pclerk"]), shop, mnt],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and why in p.stderr, p.stderr
+    assert not os.path.ismount(mnt)
