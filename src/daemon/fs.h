@@ -70,6 +70,13 @@ struct fs {
  * nothing to do elsewhere. */
 int fs_cache_start(struct fs *fs, struct fuse_session *se);
 void fs_cache_stop(struct fs *fs);
+/* The kernel now holds NAME in directory PARENT as inode INO (a LOOKUP or
+ * CREATE answered): below a customer, a name the next pass must drop with
+ * the inode's attributes, as a descriptor (O_PATH included) or a working
+ * directory keeps it past the customer's own name. */
+void fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino);
+/* The kernel forgot NLOOKUP lookups of INO (FORGET). */
+void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup);
 
 /* FS takes V's policy as the first in force. 0, or ENOMEM. */
 int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeout);

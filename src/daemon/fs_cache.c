@@ -15,7 +15,13 @@
  * the root's attributes, so their next request asks again. (A value written
  * through this mount needs nothing: the kernel drops a file's attributes
  * after each write to it, refused or not; test_person.py checks it.) The
- * notify calls are made by that thread, never inside a request handler. */
+ * notify calls are made by that thread, never inside a request handler.
+ *
+ * A field's name outlives its customer's: a descriptor (even O_PATH, which
+ * sends no OPEN) or a working directory keeps the field's dentry, and stat
+ * through it answers from the cached attributes. So the thread also keeps
+ * every field name the kernel holds (LOOKUP and CREATE answered, until its
+ * FORGET) and drops each of them, name and attributes, in every pass. */
 #include "fs.h"
 
 #include "log.h"
@@ -26,8 +32,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A name the kernel holds below a customer (under known_lock). */
+struct known {
+	struct known *next;
+	fuse_ino_t ino, parent;
+	uint64_t nlookup;
+	char name[NAME_MAX_BYTES + 1];
+};
+enum { KNOWN_BUCKETS = 4096 };
+
 struct fs_cache {
 	struct fs *fs;
+	pthread_mutex_t known_lock;
+	struct known *known[KNOWN_BUCKETS];
+	size_t nknown;
 	struct fuse_session *se;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -79,8 +97,90 @@ static int drop_one(void *ctx, const struct customer *cust)
 	return 0;
 }
 
+static struct known **bucket(struct fs_cache *c, fuse_ino_t ino)
+{
+	return &c->known[(ino ^ (ino >> 17) ^ (ino >> 33)) % KNOWN_BUCKETS];
+}
+
+void fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino)
+{
+	struct fs_cache *c = fs->cache;
+	int64_t id;
+	if (!c || kind_of(parent, &id) != K_CUSTOMER || strlen(name) > NAME_MAX_BYTES)
+		return;
+	pthread_mutex_lock(&c->known_lock);
+	struct known **b = bucket(c, ino), *k = *b;
+	while (k && k->ino != ino)
+		k = k->next;
+	if (!k && (k = calloc(1, sizeof *k))) {
+		k->ino = ino;
+		k->next = *b;
+		*b = k;
+		c->nknown++;
+	}
+	if (k) {
+		k->parent = parent;
+		snprintf(k->name, sizeof k->name, "%s", name);
+		k->nlookup++;
+	} else {
+		log_err("out of memory: a cached field name may outlive a change of rights "
+			"by entry_timeout");
+	}
+	pthread_mutex_unlock(&c->known_lock);
+}
+
+void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_cache *c = fs->cache;
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->known_lock);
+	for (struct known **p = bucket(c, ino); *p; p = &(*p)->next) {
+		if ((*p)->ino != ino)
+			continue;
+		struct known *k = *p;
+		if (k->nlookup <= nlookup) {
+			*p = k->next;
+			free(k);
+			c->nknown--;
+		} else {
+			k->nlookup -= nlookup;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->known_lock);
+}
+
+/* Every field name the kernel holds, and its attributes: copied under the
+ * lock, dropped after it (a notify waits for the directory's lock, which a
+ * LOOKUP in flight, waiting for known_lock, may hold). */
+static void drop_known_fields(struct fs_cache *c)
+{
+	pthread_mutex_lock(&c->known_lock);
+	size_t n = 0, cap = c->nknown;
+	struct known *v = cap ? malloc(cap * sizeof *v) : NULL;
+	for (size_t i = 0; v && i < KNOWN_BUCKETS; i++)
+		for (struct known *k = c->known[i]; k && n < cap; k = k->next)
+			v[n++] = *k;
+	pthread_mutex_unlock(&c->known_lock);
+	if (cap && !v)
+		log_err("out of memory: cached field names may outlive a change of rights by "
+			"entry_timeout");
+	for (size_t i = 0; i < n; i++) {
+		int rc = fuse_lowlevel_notify_inval_entry(c->se, v[i].parent, v[i].name,
+							  strlen(v[i].name));
+		if (rc && rc != -ENOENT)
+			log_warn("cannot drop the kernel's entry of a field: %s", strerror(-rc));
+		rc = fuse_lowlevel_notify_inval_inode(c->se, v[i].ino, -1, 0);
+		if (rc && rc != -ENOENT)
+			log_warn("cannot drop the kernel's attributes of a field: %s", strerror(-rc));
+	}
+	free(v);
+}
+
 static void drop_every_name(struct fs_cache *c)
 {
+	drop_known_fields(c);
 	enum { BATCH = 256 };
 	struct batch b = { c, 0, BATCH };
 	while (b.n == BATCH) {
@@ -130,6 +230,7 @@ int fs_cache_start(struct fs *fs, struct fuse_session *se)
 	c->fs = fs;
 	c->se = se;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->known_lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	pthread_cond_init(&c->done, NULL);
 	int rc = pthread_create(&c->thread, NULL, cache_thread, c);
@@ -157,6 +258,12 @@ void fs_cache_stop(struct fs *fs)
 	pthread_cond_destroy(&c->wake);
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->lock);
+	for (size_t i = 0; i < KNOWN_BUCKETS; i++)
+		for (struct known *k = c->known[i], *nx; k; k = nx) {
+			nx = k->next;
+			free(k);
+		}
+	pthread_mutex_destroy(&c->known_lock);
 	free(c);
 	fs->cache = NULL;
 }

@@ -61,7 +61,21 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	fill_entry(w.fs, &e, &st);
-	fuse_reply_entry(req, &e);
+	if (fuse_reply_entry(req, &e) == 0)
+		fs_cache_looked_up(w.fs, parent, name, e.ino);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_cache_forget(fuse_req_userdata(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_cache_forget(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -148,6 +162,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	set_open_flags(h, e.ino, fi);
 	if (fuse_reply_create(req, &e, fi) != 0)
 		handle_free(w.fs, h);
+	else
+		fs_cache_looked_up(w.fs, parent, name, e.ino);
 }
 
 static pthread_mutex_t *buf_lock(struct handle *h)
@@ -392,6 +408,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 const struct fuse_lowlevel_ops fs_lowlevel_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readdir = op_readdir,

@@ -100,3 +100,39 @@ def test_a_bad_person_option_mounts_nothing(shop, people, workdir, opts, why):
                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 2 and why in p.stderr, p.stderr
     assert not os.path.ismount(mnt)
+
+
+def test_a_rights_change_drops_a_held_field_name_and_its_attributes(shop, people, mount):
+    """A descriptor (O_PATH sends no OPEN, so custfs has no handle of it) and a
+    working directory keep a field's dentry past its customer's name: stat
+    through them must not answer from the cache once the right is gone."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    script = (
+        "import os, sys\n"
+        f"os.chdir({m.path('C1001')!r})\n"
+        "fd = os.open('phone', os.O_PATH)\n"
+        "print(os.fstat(fd).st_size, os.stat('phone').st_size, flush=True)\n"
+        "sys.stdin.readline()\n"
+        "def tr(f):\n"
+        "    try:\n"
+        "        return str(f())\n"
+        "    except OSError as e:\n"
+        "        return e.strerror\n"
+        "print(tr(lambda: os.fstat(fd).st_size), tr(lambda: os.stat('phone').st_size),"
+        " flush=True)\n")
+    p = subprocess.Popen(["runuser", "-u", clerk, "--", "/usr/bin/python3", "-c", script],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().split() == ["12", "12"]
+        ctl("grant", "revoke", shop, str(grant_id(shop, clerk)))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        after = p.stdout.readline().strip()
+        assert "12" not in after and "No such file" in after, after
+        r = as_user(clerk, "sh", "-c",
+                    f"cd {m.path('C1001')} 2>/dev/null; stat --cached=always phone")
+        assert r.returncode != 0
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
