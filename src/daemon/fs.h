@@ -73,8 +73,10 @@ void fs_cache_stop(struct fs *fs);
 /* The kernel now holds NAME in directory PARENT as inode INO (a LOOKUP or
  * CREATE answered): below a customer, a name the next pass must drop with
  * the inode's attributes, as a descriptor (O_PATH included) or a working
- * directory keeps it past the customer's own name. */
-void fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino);
+ * directory keeps it past the customer's own name. Called before the answer
+ * is sent (0, or ENOMEM: then it must not be); fs_cache_forget(1) undoes it
+ * if the kernel did not take the answer. */
+int fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino);
 /* The kernel forgot NLOOKUP lookups of INO (FORGET). */
 void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup);
 

@@ -32,20 +32,30 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A name the kernel holds below a customer (under known_lock). */
+/* A name the kernel holds below a customer (under known_lock). About 60
+ * bytes each, so memory follows the names the kernel keeps (it FORGETs them
+ * under memory pressure), never the store's size. */
 struct known {
 	struct known *next;
 	fuse_ino_t ino, parent;
 	uint64_t nlookup;
+	uint64_t pass; /* the last pass that dropped it */
+	char name[];
+};
+enum { KNOWN_BUCKETS = 1 << 16, DROP_BATCH = 256 };
+
+/* One batch of names to drop, copied out of the table (the cache thread's). */
+struct drop {
+	fuse_ino_t ino, parent;
 	char name[NAME_MAX_BYTES + 1];
 };
-enum { KNOWN_BUCKETS = 4096 };
 
 struct fs_cache {
 	struct fs *fs;
 	pthread_mutex_t known_lock;
 	struct known *known[KNOWN_BUCKETS];
-	size_t nknown;
+	uint64_t pass; /* under known_lock */
+	struct drop batch[DROP_BATCH];
 	struct fuse_session *se;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -102,31 +112,40 @@ static struct known **bucket(struct fs_cache *c, fuse_ino_t ino)
 	return &c->known[(ino ^ (ino >> 17) ^ (ino >> 33)) % KNOWN_BUCKETS];
 }
 
-void fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino)
+int fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino)
 {
 	struct fs_cache *c = fs->cache;
 	int64_t id;
-	if (!c || kind_of(parent, &id) != K_CUSTOMER || strlen(name) > NAME_MAX_BYTES)
-		return;
+	if (!c || kind_of(parent, &id) != K_CUSTOMER)
+		return 0;
+	size_t len = strlen(name);
+	if (len > NAME_MAX_BYTES)
+		return ENAMETOOLONG;
 	pthread_mutex_lock(&c->known_lock);
-	struct known **b = bucket(c, ino), *k = *b;
-	while (k && k->ino != ino)
-		k = k->next;
-	if (!k && (k = calloc(1, sizeof *k))) {
-		k->ino = ino;
-		k->next = *b;
-		*b = k;
-		c->nknown++;
+	struct known **p = bucket(c, ino);
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	struct known *k = *p;
+	if (!k || k->parent != parent || strcmp(k->name, name)) {
+		/* new, or the same inode under another name (a rename) */
+		struct known *n = malloc(sizeof *n + len + 1);
+		if (!n) {
+			pthread_mutex_unlock(&c->known_lock);
+			return ENOMEM; /* not answered: a name we could not drop */
+		}
+		n->ino = ino;
+		n->parent = parent;
+		n->nlookup = k ? k->nlookup : 0;
+		n->pass = 0;
+		memcpy(n->name, name, len + 1);
+		n->next = k ? k->next : NULL;
+		*p = n;
+		free(k);
+		k = n;
 	}
-	if (k) {
-		k->parent = parent;
-		snprintf(k->name, sizeof k->name, "%s", name);
-		k->nlookup++;
-	} else {
-		log_err("out of memory: a cached field name may outlive a change of rights "
-			"by entry_timeout");
-	}
+	k->nlookup++;
 	pthread_mutex_unlock(&c->known_lock);
+	return 0;
 }
 
 void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
@@ -142,7 +161,6 @@ void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 		if (k->nlookup <= nlookup) {
 			*p = k->next;
 			free(k);
-			c->nknown--;
 		} else {
 			k->nlookup -= nlookup;
 		}
@@ -151,31 +169,53 @@ void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&c->known_lock);
 }
 
-/* Every field name the kernel holds, and its attributes: copied under the
- * lock, dropped after it (a notify waits for the directory's lock, which a
- * LOOKUP in flight, waiting for known_lock, may hold). */
+/* Copies up to DROP_BATCH names this pass has not dropped, from bucket *AT
+ * on, marking them; the count. */
+static size_t next_batch(struct fs_cache *c, uint64_t pass, size_t *at)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&c->known_lock);
+	for (; *at < KNOWN_BUCKETS; ++*at) {
+		for (struct known *k = c->known[*at]; k; k = k->next) {
+			if (k->pass == pass)
+				continue;
+			if (n == DROP_BATCH)
+				goto full; /* this bucket again next time */
+			k->pass = pass;
+			c->batch[n].ino = k->ino;
+			c->batch[n].parent = k->parent;
+			memcpy(c->batch[n].name, k->name, strlen(k->name) + 1);
+			n++;
+		}
+	}
+full:
+	pthread_mutex_unlock(&c->known_lock);
+	return n;
+}
+
+/* Every field name the kernel holds, and its attributes, in batches: copied
+ * under the lock, dropped after it (a notify waits for the directory's lock,
+ * which a LOOKUP in flight, waiting for known_lock, may hold). A fixed
+ * buffer, so a pass needs no memory it might not get. */
 static void drop_known_fields(struct fs_cache *c)
 {
 	pthread_mutex_lock(&c->known_lock);
-	size_t n = 0, cap = c->nknown;
-	struct known *v = cap ? malloc(cap * sizeof *v) : NULL;
-	for (size_t i = 0; v && i < KNOWN_BUCKETS; i++)
-		for (struct known *k = c->known[i]; k && n < cap; k = k->next)
-			v[n++] = *k;
+	uint64_t pass = ++c->pass;
 	pthread_mutex_unlock(&c->known_lock);
-	if (cap && !v)
-		log_err("out of memory: cached field names may outlive a change of rights by "
-			"entry_timeout");
-	for (size_t i = 0; i < n; i++) {
-		int rc = fuse_lowlevel_notify_inval_entry(c->se, v[i].parent, v[i].name,
-							  strlen(v[i].name));
-		if (rc && rc != -ENOENT)
-			log_warn("cannot drop the kernel's entry of a field: %s", strerror(-rc));
-		rc = fuse_lowlevel_notify_inval_inode(c->se, v[i].ino, -1, 0);
-		if (rc && rc != -ENOENT)
-			log_warn("cannot drop the kernel's attributes of a field: %s", strerror(-rc));
-	}
-	free(v);
+	size_t at = 0, n;
+	while ((n = next_batch(c, pass, &at)) > 0)
+		for (size_t i = 0; i < n; i++) {
+			const struct drop *d = &c->batch[i];
+			int rc = fuse_lowlevel_notify_inval_entry(c->se, d->parent, d->name,
+								  strlen(d->name));
+			if (rc && rc != -ENOENT)
+				log_warn("cannot drop the kernel's entry of a field: %s",
+					 strerror(-rc));
+			rc = fuse_lowlevel_notify_inval_inode(c->se, d->ino, -1, 0);
+			if (rc && rc != -ENOENT)
+				log_warn("cannot drop the kernel's attributes of a field: %s",
+					 strerror(-rc));
+		}
 }
 
 static void drop_every_name(struct fs_cache *c)

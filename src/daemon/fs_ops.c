@@ -61,8 +61,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	fill_entry(w.fs, &e, &st);
-	if (fuse_reply_entry(req, &e) == 0)
-		fs_cache_looked_up(w.fs, parent, name, e.ino);
+	/* A one-person mount remembers the name first: one it could not drop
+	 * when rights change is never handed to the kernel. */
+	if ((rc = fs_cache_looked_up(w.fs, parent, name, e.ino))) {
+		reply_err(req, rc);
+		return;
+	}
+	if (fuse_reply_entry(req, &e) != 0)
+		fs_cache_forget(w.fs, e.ino, 1);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -159,11 +165,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	fill_entry(w.fs, &e, &st);
-	set_open_flags(h, e.ino, fi);
-	if (fuse_reply_create(req, &e, fi) != 0)
+	if ((rc = fs_cache_looked_up(w.fs, parent, name, e.ino))) {
 		handle_free(w.fs, h);
-	else
-		fs_cache_looked_up(w.fs, parent, name, e.ino);
+		reply_err(req, rc);
+		return;
+	}
+	set_open_flags(h, e.ino, fi);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		fs_cache_forget(w.fs, e.ino, 1);
+		handle_free(w.fs, h);
+	}
 }
 
 static pthread_mutex_t *buf_lock(struct handle *h)
