@@ -499,8 +499,8 @@ int main(int argc, char *argv[])
 	/* libfuse's SIGTERM/SIGINT handler only marks the session ended; the loop
 	 * notices when the signal interrupts the main thread's wait. So, as
 	 * libfuse's workers do, our helper threads block those signals, or a
-	 * stop taken by one of them waits for the next request (seen: 5 stops in
-	 * 100 under load never ended). Blocked here too until they have started;
+	 * stop taken by one of them waits for the next request (seen: 7 stops in
+	 * 150 under load never ended). Blocked here too until they have started;
 	 * one that comes meanwhile waits, and ends the loop before it begins. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
