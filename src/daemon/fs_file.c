@@ -305,6 +305,8 @@ static int refuse_handle(const struct who *w, struct handle *h, int rc, const ch
 	ASSERT_HELD(&h->lock);
 	h->refused = rc;
 	h->dirty = h->emptied = false;
+	if (h->registered)
+		inflight_settled(w->fs->inflight, h->field_id, h->uid);
 	if (vault_customer_get(w->fs->v, h->customer_id, &c) != 0) {
 		c = (struct customer){ .id = h->customer_id };
 		snprintf(c.name, sizeof c.name, "#%lld", (long long)h->customer_id);
@@ -337,6 +339,9 @@ int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_to
 		return rc;
 	}
 	h->dirty = h->emptied = false;
+	/* Stored: a stat from now on shows the stored size, not these bytes. */
+	if (h->registered)
+		inflight_settled(fs->inflight, h->field_id, h->uid);
 	/* The new version, on the record (the value never is). */
 	char detail[48];
 	struct customer c = { .id = h->customer_id };

@@ -11,6 +11,7 @@ struct entry {
 	uid_t uid;
 	unsigned writers;
 	size_t size;
+	bool pending; /* size is bytes not yet committed (false once stored) */
 	struct entry *next;
 };
 
@@ -78,6 +79,7 @@ int inflight_add_writer(struct inflight *f, int64_t field_id, uid_t uid, size_t 
 	if (e) {
 		e->writers++;
 		e->size = size;
+		e->pending = true;
 	} else {
 		rc = ENOMEM;
 	}
@@ -90,8 +92,20 @@ void inflight_set_size(struct inflight *f, int64_t field_id, uid_t uid, size_t s
 	struct stripe *s = stripe_of(f, field_id);
 	pthread_mutex_lock(&s->lock);
 	struct entry *e = find(s, field_id, uid);
-	if (e)
+	if (e) {
 		e->size = size;
+		e->pending = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void inflight_settled(struct inflight *f, int64_t field_id, uid_t uid)
+{
+	struct stripe *s = stripe_of(f, field_id);
+	pthread_mutex_lock(&s->lock);
+	struct entry *e = find(s, field_id, uid);
+	if (e)
+		e->pending = false;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -128,8 +142,9 @@ bool inflight_size(struct inflight *f, int64_t field_id, uid_t uid, size_t *size
 	struct stripe *s = stripe_of(f, field_id);
 	pthread_mutex_lock(&s->lock);
 	struct entry *e = find(s, field_id, uid);
-	if (e)
+	bool pending = e && e->pending;
+	if (pending)
 		*size = e->size;
 	pthread_mutex_unlock(&s->lock);
-	return e != NULL;
+	return pending;
 }

@@ -21,11 +21,15 @@ void inflight_free(struct inflight *f);
 /* 0 or ENOMEM. */
 int inflight_add_writer(struct inflight *f, int64_t field_id, uid_t uid, size_t size);
 void inflight_set_size(struct inflight *f, int64_t field_id, uid_t uid, size_t size);
+/* UID's handle has just committed (or been refused): until its next write,
+ * stat shows the stored value's size, even while the kernel's RELEASE of a
+ * closed file is still on its way. */
+void inflight_settled(struct inflight *f, int64_t field_id, uid_t uid);
 void inflight_remove_writer(struct inflight *f, int64_t field_id, uid_t uid);
 /* True if FIELD_ID has open writers. */
 bool inflight_any(struct inflight *f, int64_t field_id);
-/* True if UID has FIELD_ID open for writing; *SIZE is then the latest size
- * one of their handles has. */
+/* True if UID has FIELD_ID open for writing with bytes not yet committed;
+ * *SIZE is then the latest size one of their handles has. */
 bool inflight_size(struct inflight *f, int64_t field_id, uid_t uid, size_t *size);
 
 #endif

@@ -80,6 +80,24 @@ def test_a_value_of_exactly_the_limit_reads_back(demo_store, mount, newline):
                str(versions(demo_store, "C1002", "requirements")[-1])).stdout == value + b"\n"
 
 
+def test_once_stored_a_stat_shows_the_stored_size(demo_store, mount):
+    """R3.4: once close() has stored a value, stat shows what is stored (the
+    value and the view's newline), even while the file is still open through
+    another descriptor, as it is while the kernel's RELEASE is on its way."""
+    m = mount(demo_store)
+    f = m.path("C1002", "requirements")
+    fd = os.open(f, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, b"y" * MIB)
+    held = os.dup(fd)
+    try:
+        os.close(fd)  # the flush that stores the value; `held` keeps it open
+        assert os.stat(f).st_size == MIB + 1
+        assert read(f) == b"y" * MIB + b"\n"
+    finally:
+        os.close(held)
+    assert os.stat(f).st_size == MIB + 1
+
+
 def test_fstat_shows_the_writers_pending_size(demo_store, mount):
     """fstat on a field open for writing reports what its writer has written
     (fsx and tools that stat their output rely on it), not the stored size."""

@@ -103,6 +103,12 @@ static void test_inflight(void)
 	inflight_set_size(f, 5, 1000, 3000);
 	CHECK(inflight_size(f, 5, 1000, &size) && size == 3000);
 	CHECK(inflight_size(f, 69, 1000, &size) && size == 3);
+	/* stored: no pending size until the next write, but still being written */
+	inflight_settled(f, 5, 1000);
+	CHECK(!inflight_size(f, 5, 1000, &size));
+	CHECK(inflight_any(f, 5));
+	inflight_set_size(f, 5, 1000, 3000);
+	CHECK(inflight_size(f, 5, 1000, &size) && size == 3000);
 	/* another person's pending size is theirs alone */
 	CHECK(!inflight_size(f, 5, 1001, &size));
 	CHECK_EQ_INT(inflight_add_writer(f, 5, 1001, 7), 0);
