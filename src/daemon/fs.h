@@ -376,9 +376,20 @@ int do_mkdir(const struct who *w, fuse_ino_t parent, const char *name, struct st
 int do_unlink(const struct who *w, fuse_ino_t parent, const char *name);
 int do_rename(const struct who *w, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	      const char *newname, unsigned int flags);
-/* Fills BUF[SIZE] with the entries of directory INO after offset OFF. */
-int do_readdir(const struct who *w, fuse_ino_t ino, char *buf, size_t size, off_t off,
-	       size_t *used);
+/* A listing being answered: BUF[SIZE], of which USED is filled. With PLUS
+ * (READDIRPLUS, asked for only on a one-person mount) each customer and field
+ * comes with its attributes for the kernel to keep, remembered first as a
+ * LOOKUP's are (fs_cache.c); their inodes go in HELD[CAP] so that a reply
+ * the kernel never got can be undone with fs_cache_forget. */
+struct listing {
+	char *buf;
+	size_t size, used;
+	bool plus;
+	fuse_ino_t *held;
+	size_t cap, nheld;
+};
+/* Fills OUT with the entries of directory INO after offset OFF. */
+int do_readdir(const struct who *w, fuse_ino_t ino, off_t off, struct listing *out);
 
 /* ---- .custfs/explain and .custfs/ctl (fs_explain.c, fs_ctl.c) ---- */
 

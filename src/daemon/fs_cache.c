@@ -20,8 +20,8 @@
  * A field's name outlives its customer's: a descriptor (even O_PATH, which
  * sends no OPEN) or a working directory keeps the field's dentry, and stat
  * through it answers from the cached attributes. So the thread also keeps
- * every field name the kernel holds (LOOKUP and CREATE answered, until its
- * FORGET) and drops each of them, name and attributes, in every pass. */
+ * every field name the kernel holds (LOOKUP, CREATE and READDIRPLUS
+ * answered, until its FORGET) and drops each of them, name and attributes, in every pass. */
 #include "fs.h"
 
 #include "log.h"

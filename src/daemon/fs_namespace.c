@@ -145,26 +145,56 @@ int do_lookup(const struct who *w, fuse_ino_t parent, const char *name, struct s
 
 struct dirbuf {
 	const struct who *w;
-	char *buf;
-	size_t size;
-	size_t used;
+	struct listing *out;
+	fuse_ino_t dir;
 	off_t skip; /* entries at or before this offset were already returned */
 	off_t next; /* offset of the entry being added */
 	bool full;
 };
 
+/* NAME listed with its inode number and type only: in a READDIRPLUS reply,
+ * an entry with node id 0, which the kernel lists but does not keep. */
 static bool dir_add(struct dirbuf *d, const char *name, fuse_ino_t ino, mode_t type, off_t off)
 {
+	struct listing *o = d->out;
 	if (off <= d->skip)
 		return true;
 	struct stat st = { .st_ino = ino, .st_mode = type };
-	size_t need =
-		fuse_add_direntry(d->w->req, d->buf + d->used, d->size - d->used, name, &st, off);
-	if (need > d->size - d->used) {
+	size_t room = o->size - o->used, need;
+	if (o->plus) {
+		struct fuse_entry_param e = { .attr = st };
+		need = fuse_add_direntry_plus(d->w->req, o->buf + o->used, room, name, &e, off);
+	} else {
+		need = fuse_add_direntry(d->w->req, o->buf + o->used, room, name, &st, off);
+	}
+	if (need > room) {
 		d->full = true;
 		return false;
 	}
-	d->used += need;
+	o->used += need;
+	return true;
+}
+
+/* NAME with its attributes ST: in a READDIRPLUS reply, an entry the kernel
+ * keeps as it would a LOOKUP's, so the name is remembered before it is
+ * answered (or listed without its entry if it cannot be). */
+static bool dir_add_entry(struct dirbuf *d, const char *name, const struct stat *st, off_t off)
+{
+	struct listing *o = d->out;
+	if (!o->plus || off <= d->skip)
+		return dir_add(d, name, st->st_ino, st->st_mode & S_IFMT, off);
+	struct fuse_entry_param e;
+	fill_entry(d->w->fs, &e, st);
+	size_t room = o->size - o->used;
+	size_t need = fuse_add_direntry_plus(d->w->req, o->buf + o->used, room, name, &e, off);
+	if (need > room) {
+		d->full = true;
+		return false;
+	}
+	if (o->nheld == o->cap || fs_cache_looked_up(d->w->fs, d->dir, name, e.ino) != 0)
+		return dir_add(d, name, st->st_ino, st->st_mode & S_IFMT, off);
+	o->held[o->nheld++] = e.ino;
+	o->used += need;
 	return true;
 }
 
@@ -178,7 +208,11 @@ static int root_entry(void *ctx, const struct customer *c)
 	d->next = c->id + ROOT_FIRST_ID_OFF;
 	if (visible(d->w, c, NULL))
 		return 0;
-	return dir_add(d, c->name, ino_of(K_CUSTOMER, c->id), S_IFDIR, d->next) ? 0 : 1;
+	if (!d->out->plus)
+		return dir_add(d, c->name, ino_of(K_CUSTOMER, c->id), S_IFDIR, d->next) ? 0 : 1;
+	struct stat st;
+	attr_customer(d->w, &st, c);
+	return dir_add_entry(d, c->name, &st, d->next) ? 0 : 1;
 }
 
 struct custdir {
@@ -191,9 +225,16 @@ static int field_entry(void *ctx, const struct field_row *f)
 {
 	struct custdir *cd = ctx;
 	const struct field_def *def = catalog_field(cd->d->w->cat, f->name);
+	struct stat st;
 	if (!def || visible(cd->d->w, cd->c, def))
 		return 0;
-	return dir_add(cd->d, f->name, ino_for(K_FIELD, cd->d->w->uid, f->id), S_IFREG, ++cd->idx) ? 0 : 1;
+	fuse_ino_t ino = ino_for(K_FIELD, cd->d->w->uid, f->id);
+	++cd->idx;
+	/* Attributes only as a LOOKUP would give them: of a field that is there. */
+	if (!cd->d->out->plus || field_present(cd->d->w->fs, f) ||
+	    attr_field(cd->d->w, &st, cd->c, def, f))
+		return dir_add(cd->d, f->name, ino, S_IFREG, cd->idx) ? 0 : 1;
+	return dir_add_entry(cd->d, f->name, &st, cd->idx) ? 0 : 1;
 }
 
 static void scratch_entry(void *ctx, uint64_t id, const char *name)
@@ -205,10 +246,9 @@ static void scratch_entry(void *ctx, uint64_t id, const char *name)
 
 
 
-int do_readdir(const struct who *w, fuse_ino_t ino, char *buf, size_t size, off_t off,
-	       size_t *used)
+int do_readdir(const struct who *w, fuse_ino_t ino, off_t off, struct listing *out)
 {
-	struct dirbuf d = { .w = w, .buf = buf, .size = size, .skip = off };
+	struct dirbuf d = { .w = w, .out = out, .dir = ino, .skip = off };
 	int64_t id = 0;
 	int rc = 0;
 
@@ -255,8 +295,7 @@ int do_readdir(const struct who *w, fuse_ino_t ino, char *buf, size_t size, off_
 	default:
 		rc = ENOTDIR;
 	}
-	*used = d.used;
-	return rc && d.used == 0 ? rc : 0;
+	return rc && out->used == 0 ? rc : 0;
 }
 
 int do_mkdir(const struct who *w, fuse_ino_t parent, const char *name, struct stat *st)

@@ -323,26 +323,46 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	op_getattr(req, ino, fi);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct who w;
-	size_t used = 0;
-	(void)fi;
-	char *buf = malloc(size);
-	if (!buf) {
+	/* The smallest READDIRPLUS entry is over 128 bytes: CAP always suffices. */
+	struct listing l = { .size = size, .plus = plus, .cap = plus ? size / 128 + 1 : 0 };
+	l.buf = malloc(size);
+	l.held = plus ? calloc(l.cap, sizeof *l.held) : NULL;
+	if (!l.buf || (plus && !l.held)) {
+		free(l.buf);
+		free(l.held);
 		reply_err(req, ENOMEM);
 		return;
 	}
 	struct db *db = reading_begin(req);
 	who_from_req(&w, req);
-	int rc = do_readdir(&w, ino, buf, size, off, &used);
+	int rc = do_readdir(&w, ino, off, &l);
 	db_read_end(db);
 	if (rc)
 		reply_err(req, rc);
-	else
-		fuse_reply_buf(req, buf, used);
-	free(buf);
+	else if (fuse_reply_buf(req, l.buf, l.used) != 0)
+		for (size_t i = 0; i < l.nheld; i++)
+			fs_cache_forget(w.fs, l.held[i], 1); /* the kernel keeps none of them */
+	free(l.buf);
+	free(l.held);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	reply_listing(req, ino, size, off, false);
+}
+
+/* Asked for only on a one-person mount (op_init): a walk's or ls -l's stat of
+ * each name is then answered from the kernel's cache, as after a LOOKUP. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	reply_listing(req, ino, size, off, true);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -407,7 +427,11 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+	/* A listing with attributes is only worth anything where the kernel may
+	 * keep them: on a mount that serves several people it keeps nothing. */
+	if (!fs->one_person)
+		conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 	/* Writes must reach custfs as the writer, synchronously: never writeback. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -424,6 +448,7 @@ const struct fuse_lowlevel_ops fs_lowlevel_ops = {
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.mkdir = op_mkdir,
 	.rmdir = op_rmdir,
 	.unlink = op_unlink,

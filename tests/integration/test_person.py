@@ -142,3 +142,57 @@ def test_a_rights_change_drops_a_held_field_name_and_its_attributes(shop, people
     finally:
         p.stdin.close()
         p.wait(timeout=30)
+
+
+def test_a_listing_gives_what_a_lookup_gives_and_a_rights_change_drops_it(shop, people,
+                                                                          mount):
+    """READDIRPLUS: a listing hands the kernel each customer's and field's name
+    with its attributes, as a LOOKUP would. They are the same attributes a
+    LOOKUP gives, and a rights change drops them all, even those held by a
+    descriptor, before the command that made it returns (R4.3)."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    script = (
+        "import os, subprocess, sys\n"
+        "def st(name, cached):\n"
+        "    r = subprocess.run(['stat', '--cached=' + cached, '-c', '%s %A %i', name],"
+        " capture_output=True, text=True)\n"
+        "    return r.stdout.strip() if r.returncode == 0 else 'gone'\n"
+        f"os.chdir({m.mnt!r})\n"
+        "roots = sorted(os.listdir('.'))\n"
+        "print(st('C1001', 'always') == st('C1001', 'never'), flush=True)\n"
+        "os.chdir('C1001')\n"
+        "names = sorted(os.listdir('.'))\n"
+        "cached = [st(n, 'always') for n in names]\n"
+        "print(' '.join(names), flush=True)\n"
+        "print(cached == [st(n, 'never') for n in names], cached[names.index('phone')],"
+        " flush=True)\n"
+        # Held by descriptors that sent no LOOKUP (the listing's names
+        # served the path walk) and no OPEN (O_PATH).
+        "fds = [os.open(n, os.O_PATH) for n in names]\n"
+        "sys.stdin.readline()\n"
+        "def fst(fd):\n"
+        "    try:\n"
+        "        return str(os.fstat(fd).st_size)\n"
+        "    except OSError:\n"
+        "        return 'gone'\n"
+        "print(' '.join(st(n, 'always') for n in names), flush=True)\n"
+        "print(' '.join(fst(fd) for fd in fds), flush=True)\n")
+    p = subprocess.Popen(["runuser", "-u", clerk, "--", "/usr/bin/python3", "-c", script],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "True"
+        names = p.stdout.readline().split()
+        assert "phone" in names, names
+        same, size, _mode, _ino = p.stdout.readline().split()
+        assert same == "True" and size == "12"
+        ctl("grant", "revoke", shop, str(grant_id(shop, clerk)))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        after = p.stdout.readline().split()
+        assert after == ["gone"] * len(names), after
+        after = p.stdout.readline().split()
+        assert after == ["gone"] * len(names), after
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
