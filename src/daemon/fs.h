@@ -62,6 +62,7 @@ struct fs {
 	bool one_person;      /* -o person=LOGIN: the kernel lets only that person in */
 	uid_t person_uid;     /* that person */
 	struct fs_cache *cache; /* what drops the kernel's names (fs_cache.c), or NULL */
+	size_t cached_names;    /* at most this many names kept by the kernel (person=) */
 	int64_t mounted_ns;   /* the root directory's time */
 };
 
@@ -70,15 +71,26 @@ struct fs {
  * nothing to do elsewhere. */
 int fs_cache_start(struct fs *fs, struct fuse_session *se);
 void fs_cache_stop(struct fs *fs);
-/* The kernel now holds NAME in directory PARENT as inode INO (a LOOKUP or
- * CREATE answered): below a customer, a name the next pass must drop with
- * the inode's attributes, as a descriptor (O_PATH included) or a working
- * directory keeps it past the customer's own name. Called before the answer
- * is sent (0, or ENOMEM: then it must not be); fs_cache_forget(1) undoes it
- * if the kernel did not take the answer. */
-int fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino);
+/* Entry E for NAME in directory PARENT is about to be answered (a LOOKUP,
+ * CREATE, MKDIR or READDIRPLUS): on a one-person mount, a name the next pass
+ * must drop with the inode's attributes. True if it is remembered (then
+ * fs_cache_forget(1) undoes it if the kernel did not take the answer);
+ * false if it need not or cannot be, and then E's timeouts are zero if they
+ * had to be (the table is full, or out of memory). Called before the answer. */
+bool fs_cache_entry(struct fs *fs, fuse_ino_t parent, const char *name,
+		    struct fuse_entry_param *e);
 /* The kernel forgot NLOOKUP lookups of INO (FORGET). */
 void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup);
+/* How long the kernel may keep INO's attributes from a GETATTR: on a
+ * one-person mount, only an inode whose name is remembered (or the root) may
+ * keep them, as only those are dropped when rights change. */
+double fs_cache_attr_timeout(struct fs *fs, fuse_ino_t ino);
+/* INIT is answered: from now on the kernel may hold names. */
+void fs_cache_connected(struct fs *fs);
+/* A RENAME to NEWNAME in NEWPARENT was answered: the kernel's moved entry is
+ * dropped soon after (custfs's rename copies, so the moved entry is not what
+ * a LOOKUP of the new name gives). Called after the answer. */
+void fs_cache_renamed(struct fs *fs, fuse_ino_t newparent, const char *newname);
 
 /* FS takes V's policy as the first in force. 0, or ENOMEM. */
 int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeout);

@@ -186,9 +186,12 @@ int do_getattr(const struct who *w, fuse_ino_t ino, struct stat *st)
 		struct scratch_node *n = scratch_for(w, (uint64_t)id);
 		if (!n)
 			return ENOENT;
-		attr_scratch(w, st, n);
+		/* Hidden is nonexistent, through a descriptor held from before too. */
+		rc = customer_seen(w, n->customer_id, &c);
+		if (!rc)
+			attr_scratch(w, st, n);
 		scratch_put(w->fs->scratch, n);
-		return 0;
+		return rc;
 	}
 	case K_CTL:
 		if (id < CTL_DIR || id > CTL_CMD)

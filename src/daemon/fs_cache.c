@@ -8,33 +8,36 @@
  * itself lets no one else use (user_id is that person's, no allow_other):
  * every cached entry is theirs, and may be kept for entry_timeout seconds.
  *
- * What keeps it true: whenever that person's rights may have changed (a
- * grant, a checkout, the staff register, the policy, an erasure, the clock:
- * every people_invalidate), a thread of its own drops every customer's name
- * from the kernel (a customer's name takes its fields' names with it) and
- * the root's attributes, so their next request asks again. (A value written
+ * What keeps it true: every name the kernel holds with a timeout (LOOKUP,
+ * CREATE, MKDIR and READDIRPLUS answered, until its FORGET) is remembered
+ * before it is answered, and whenever that person's rights may have changed
+ * (a grant, a checkout, the staff register, the policy, an erasure, the
+ * clock: every people_invalidate) a thread of its own drops each of them,
+ * name and attributes, and the root's attributes, so their next request asks
+ * again. Names, not just customers: a descriptor (even O_PATH, which sends
+ * no OPEN) or a working directory keeps a dentry past its parent's name, and
+ * stat through it answers from the cached attributes. (A value written
  * through this mount needs nothing: the kernel drops a file's attributes
  * after each write to it, refused or not; test_person.py checks it.) The
  * notify calls are made by that thread, never inside a request handler.
  *
- * A field's name outlives its customer's: a descriptor (even O_PATH, which
- * sends no OPEN) or a working directory keeps the field's dentry, and stat
- * through it answers from the cached attributes. So the thread also keeps
- * every field name the kernel holds (LOOKUP, CREATE and READDIRPLUS
- * answered, until its FORGET) and drops each of them, name and attributes, in every pass. */
+ * The table is bounded (-o cached_names, default 262144): past it, or out of memory, a name
+ * is answered with zero timeouts, as on a shared mount, and needs no drop.
+ * So memory and the time a rights change takes follow the names the kernel
+ * holds, up to a bound, never the store's size. */
 #include "fs.h"
 
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* A name the kernel holds below a customer (under known_lock). About 60
- * bytes each, so memory follows the names the kernel keeps (it FORGETs them
- * under memory pressure), never the store's size. */
+/* A name the kernel holds in the root or below a customer (under
+ * known_lock). About 60 bytes each. */
 struct known {
 	struct known *next;
 	fuse_ino_t ino, parent;
@@ -50,10 +53,22 @@ struct drop {
 	char name[NAME_MAX_BYTES + 1];
 };
 
+/* Names moved by a RENAME, to drop once the kernel has moved them. */
+enum { MOVED_MAX = 64 };
+
 struct fs_cache {
 	struct fs *fs;
+	atomic_bool connected; /* INIT seen: before it the kernel holds no names */
 	pthread_mutex_t known_lock;
 	struct known *known[KNOWN_BUCKETS];
+	size_t nknown; /* under known_lock */
+	/* Customers' inodes in the order they were remembered (a ring, under
+	 * known_lock): when the table nears its bound, the oldest customers'
+	 * names are dropped, and with them the names below them that nothing
+	 * holds (their FORGETs empty the table), so a long walk stays cached. */
+	fuse_ino_t *order;
+	size_t order_head, order_len;
+	atomic_bool evicting; /* the thread is asked to, or is dropping the oldest */
 	uint64_t pass; /* under known_lock */
 	struct drop batch[DROP_BATCH];
 	struct fuse_session *se;
@@ -62,49 +77,66 @@ struct fs_cache {
 	pthread_cond_t wake, done;
 	uint64_t asked;   /* passes asked for, under lock */
 	uint64_t dropped; /* the last pass asked for that is complete, under lock */
+	uint64_t batches; /* batches of names dropped so far, under lock */
+	struct drop moved[MOVED_MAX]; /* under lock */
+	size_t nmoved;                /* under lock */
 	bool stop;        /* under lock */
 };
 
 /* Asks for a pass and waits for it: the command that changed the rights
- * (custctl grant revoke, return, ...) returns once the kernel has forgotten.
- * The wait is bounded, as the kernel's notify takes the root directory's
- * lock, which a request in flight may hold a while. */
+ * (custctl grant revoke, return, ...) returns once the kernel has forgotten,
+ * however many names it holds (a walk of a large store leaves hundreds of
+ * thousands). The wait ends early only if no batch has been dropped for 2 s:
+ * the kernel's notify takes a directory's lock, which a request in flight
+ * may hold a while. */
 static void rights_may_have_changed(void *ctx, uid_t uid)
 {
 	struct fs_cache *c = ctx;
 	if (uid != (uid_t)-1 && uid != c->fs->person_uid)
 		return; /* someone else's: nothing of theirs is in this mount's caches */
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
 	pthread_mutex_lock(&c->lock);
 	uint64_t mine = ++c->asked;
 	pthread_cond_signal(&c->wake);
-	while (c->dropped < mine && !c->stop)
-		if (pthread_cond_timedwait(&c->done, &c->lock, &until) == ETIMEDOUT) {
-			log_warn("the kernel's names are not dropped yet after 2 s; they go soon");
+	uint64_t seen = c->batches;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	while (c->dropped < mine && !c->stop) {
+		if (pthread_cond_timedwait(&c->done, &c->lock, &until) != ETIMEDOUT)
+			continue;
+		if (c->batches == seen) {
+			log_warn("the kernel's names are not dropped yet: no progress for 2 s; "
+				 "they go soon");
 			break;
 		}
+		seen = c->batches;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-struct batch {
-	struct fs_cache *c;
-	int64_t last; /* the last customer id seen */
-	int n;
-};
-
-static int drop_one(void *ctx, const struct customer *cust)
+/* One batch more is dropped: a waiter's sign of progress. */
+static void batch_done(struct fs_cache *c)
 {
-	struct batch *b = ctx;
-	b->last = cust->id;
-	b->n++;
-	int rc = fuse_lowlevel_notify_inval_entry(b->c->se, FUSE_ROOT_ID, cust->name,
-						  strlen(cust->name));
+	pthread_mutex_lock(&c->lock);
+	c->batches++;
+	pthread_cond_broadcast(&c->done);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void drop_name(struct fs_cache *c, fuse_ino_t parent, const char *name, const char *what)
+{
+	int rc = fuse_lowlevel_notify_inval_entry(c->se, parent, name, strlen(name));
 	if (rc && rc != -ENOENT)
-		log_warn("cannot drop the kernel's entry of customer #%lld: %s",
-			 (long long)cust->id, strerror(-rc));
-	return 0;
+		log_warn("cannot drop the kernel's entry of %s: %s", what, strerror(-rc));
+}
+
+static void drop_attrs(struct fs_cache *c, fuse_ino_t ino, const char *what)
+{
+	int rc = fuse_lowlevel_notify_inval_inode(c->se, ino, -1, 0);
+	if (rc && rc != -ENOENT)
+		log_warn("cannot drop the kernel's attributes of %s: %s", what, strerror(-rc));
 }
 
 static struct known **bucket(struct fs_cache *c, fuse_ino_t ino)
@@ -112,40 +144,82 @@ static struct known **bucket(struct fs_cache *c, fuse_ino_t ino)
 	return &c->known[(ino ^ (ino >> 17) ^ (ino >> 33)) % KNOWN_BUCKETS];
 }
 
-int fs_cache_looked_up(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t ino)
+/* Under known_lock. The ring holds at most cached_names inodes; when full,
+ * the oldest goes (it is still dropped at a rights change, like any name). */
+static void remember_order(struct fs_cache *c, fuse_ino_t ino)
+{
+	size_t cap = c->fs->cached_names;
+	if (c->order_len == cap) {
+		c->order_head = (c->order_head + 1) % cap;
+		c->order_len--;
+	}
+	c->order[(c->order_head + c->order_len) % cap] = ino;
+	c->order_len++;
+}
+
+bool fs_cache_entry(struct fs *fs, fuse_ino_t parent, const char *name,
+		    struct fuse_entry_param *e)
 {
 	struct fs_cache *c = fs->cache;
 	int64_t id;
-	if (!c || kind_of(parent, &id) != K_CUSTOMER)
-		return 0;
+	enum kind k_parent = kind_of(parent, &id);
+	if (!c || (k_parent != K_ROOT && k_parent != K_CUSTOMER))
+		return false;
 	size_t len = strlen(name);
-	if (len > NAME_MAX_BYTES)
-		return ENAMETOOLONG;
 	pthread_mutex_lock(&c->known_lock);
-	struct known **p = bucket(c, ino);
-	while (*p && (*p)->ino != ino)
+	struct known **p = bucket(c, e->ino);
+	while (*p && (*p)->ino != e->ino)
 		p = &(*p)->next;
 	struct known *k = *p;
 	if (!k || k->parent != parent || strcmp(k->name, name)) {
 		/* new, or the same inode under another name (a rename) */
-		struct known *n = malloc(sizeof *n + len + 1);
+		struct known *n = len <= NAME_MAX_BYTES && (k || c->nknown < fs->cached_names)
+					  ? malloc(sizeof *n + len + 1)
+					  : NULL;
 		if (!n) {
 			pthread_mutex_unlock(&c->known_lock);
-			return ENOMEM; /* not answered: a name we could not drop */
+			/* Not remembered, so not kept: the kernel asks again each time. */
+			e->entry_timeout = e->attr_timeout = 0;
+			return false;
 		}
-		n->ino = ino;
+		n->ino = e->ino;
 		n->parent = parent;
 		n->nlookup = k ? k->nlookup : 0;
 		n->pass = 0;
 		memcpy(n->name, name, len + 1);
 		n->next = k ? k->next : NULL;
 		*p = n;
-		free(k);
+		if (k) {
+			free(k);
+		} else {
+			c->nknown++;
+			if (parent == FUSE_ROOT_ID && fs->cached_names > 0)
+				remember_order(c, n->ino);
+		}
 		k = n;
 	}
 	k->nlookup++;
+	bool near_full = c->nknown >= fs->cached_names - fs->cached_names / 8;
 	pthread_mutex_unlock(&c->known_lock);
-	return 0;
+	if (near_full && !atomic_exchange(&c->evicting, true)) {
+		pthread_mutex_lock(&c->lock);
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return true;
+}
+
+double fs_cache_attr_timeout(struct fs *fs, fuse_ino_t ino)
+{
+	struct fs_cache *c = fs->cache;
+	if (!c || ino == FUSE_ROOT_ID)
+		return fs->entry_timeout;
+	pthread_mutex_lock(&c->known_lock);
+	struct known *k = *bucket(c, ino);
+	while (k && k->ino != ino)
+		k = k->next;
+	pthread_mutex_unlock(&c->known_lock);
+	return k ? fs->entry_timeout : 0;
 }
 
 void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
@@ -161,6 +235,7 @@ void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 		if (k->nlookup <= nlookup) {
 			*p = k->next;
 			free(k);
+			c->nknown--;
 		} else {
 			k->nlookup -= nlookup;
 		}
@@ -170,14 +245,14 @@ void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 }
 
 /* Copies up to DROP_BATCH names this pass has not dropped, from bucket *AT
- * on, marking them; the count. */
-static size_t next_batch(struct fs_cache *c, uint64_t pass, size_t *at)
+ * on, marking them; the count. CUSTOMERS: only the names in the root. */
+static size_t next_batch(struct fs_cache *c, uint64_t pass, bool customers, size_t *at)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&c->known_lock);
 	for (; *at < KNOWN_BUCKETS; ++*at) {
 		for (struct known *k = c->known[*at]; k; k = k->next) {
-			if (k->pass == pass)
+			if (k->pass == pass || (customers && k->parent != FUSE_ROOT_ID))
 				continue;
 			if (n == DROP_BATCH)
 				goto full; /* this bucket again next time */
@@ -193,51 +268,130 @@ full:
 	return n;
 }
 
-/* Every field name the kernel holds, and its attributes, in batches: copied
- * under the lock, dropped after it (a notify waits for the directory's lock,
- * which a LOOKUP in flight, waiting for known_lock, may hold). A fixed
- * buffer, so a pass needs no memory it might not get. */
-static void drop_known_fields(struct fs_cache *c)
+/* Every name the kernel holds, and its attributes, in batches: copied under
+ * the lock, dropped after it (a notify waits for the directory's lock, which
+ * a LOOKUP in flight, waiting for known_lock, may hold). A fixed buffer, so
+ * a pass needs no memory it might not get. Customers first: a customer's
+ * name takes with it every name below it that nothing holds, so most of the
+ * field names that follow are no longer there to drop. */
+static void drop_known(struct fs_cache *c)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&c->known_lock);
 	uint64_t pass = ++c->pass;
 	pthread_mutex_unlock(&c->known_lock);
-	size_t at = 0, n;
-	while ((n = next_batch(c, pass, &at)) > 0)
-		for (size_t i = 0; i < n; i++) {
-			const struct drop *d = &c->batch[i];
-			int rc = fuse_lowlevel_notify_inval_entry(c->se, d->parent, d->name,
-								  strlen(d->name));
-			if (rc && rc != -ENOENT)
-				log_warn("cannot drop the kernel's entry of a field: %s",
-					 strerror(-rc));
-			rc = fuse_lowlevel_notify_inval_inode(c->se, d->ino, -1, 0);
-			if (rc && rc != -ENOENT)
-				log_warn("cannot drop the kernel's attributes of a field: %s",
-					 strerror(-rc));
+	size_t total = 0;
+	for (int customers = 1; customers >= 0; customers--) {
+		size_t at = 0, n;
+		while ((n = next_batch(c, pass, customers, &at)) > 0) {
+			for (size_t i = 0; i < n; i++) {
+				const struct drop *d = &c->batch[i];
+				drop_name(c, d->parent, d->name, "a name");
+				drop_attrs(c, d->ino, "a name");
+			}
+			total += n;
+			batch_done(c);
 		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("rights changed: dropped the kernel's %zu names in %lld ms", total,
+		 (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+}
+
+/* The names RENAMEs moved (custfs keeps a field where it was and copies its
+ * value to the scratch file: the kernel's moved entry would be the field's
+ * inode under the scratch name, kept past a rights change). Copied under the
+ * lock, dropped after it. */
+static void drop_moved(struct fs_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->nmoved;
+	memcpy(c->batch, c->moved, n * sizeof *c->moved);
+	c->nmoved = 0;
+	pthread_cond_broadcast(&c->done); /* room again */
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		drop_name(c, c->batch[i].parent, c->batch[i].name, "a renamed name");
 }
 
 static void drop_every_name(struct fs_cache *c)
 {
-	drop_known_fields(c);
-	enum { BATCH = 256 };
-	struct batch b = { c, 0, BATCH };
-	while (b.n == BATCH) {
-		b.n = 0;
-		if (vault_customer_list(c->fs->v, b.last, BATCH, drop_one, &b) != 0) {
-			log_err("cannot list the customers to drop the kernel's names: "
-				"retrying in a second");
-			sleep(1);
-			pthread_mutex_lock(&c->lock);
-			c->asked++;
-			pthread_mutex_unlock(&c->lock);
-			break;
-		}
-	}
+	if (!atomic_load(&c->connected))
+		return; /* before INIT: the kernel holds no names yet */
+	drop_moved(c);
+	drop_known(c);
 	int rc = fuse_lowlevel_notify_inval_inode(c->se, FUSE_ROOT_ID, 0, 0);
 	if (rc && rc != -ENOENT)
 		log_warn("cannot drop the kernel's attributes of the root: %s", strerror(-rc));
+}
+
+/* The table nears its bound: drops the oldest customers' names (not their
+ * attributes: nobody's rights changed) until the kernel's FORGETs have
+ * brought it down to three quarters, or no customer is left to drop. */
+static void evict_oldest(struct fs_cache *c)
+{
+	size_t cap = c->fs->cached_names, low = cap - cap / 4;
+	for (;;) {
+		size_t n = 0;
+		pthread_mutex_lock(&c->known_lock);
+		bool enough = c->nknown < low;
+		while (!enough && n < DROP_BATCH && c->order_len > 0) {
+			fuse_ino_t ino = c->order[c->order_head];
+			c->order_head = (c->order_head + 1) % cap;
+			c->order_len--;
+			struct known *k = *bucket(c, ino);
+			while (k && k->ino != ino)
+				k = k->next;
+			if (!k || k->parent != FUSE_ROOT_ID)
+				continue; /* forgotten already */
+			c->batch[n].ino = ino;
+			memcpy(c->batch[n].name, k->name, strlen(k->name) + 1);
+			n++;
+		}
+		pthread_mutex_unlock(&c->known_lock);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			drop_name(c, FUSE_ROOT_ID, c->batch[i].name, "a customer");
+		/* The kernel's FORGETs of what went with them come a moment later. */
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	atomic_store(&c->evicting, false);
+}
+
+void fs_cache_connected(struct fs *fs)
+{
+	if (fs->cache)
+		atomic_store(&fs->cache->connected, true);
+}
+
+void fs_cache_renamed(struct fs *fs, fuse_ino_t newparent, const char *newname)
+{
+	struct fs_cache *c = fs->cache;
+	if (!c || strlen(newname) > NAME_MAX_BYTES)
+		return;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&c->lock);
+	while (c->nmoved == MOVED_MAX && !c->stop)
+		if (pthread_cond_timedwait(&c->done, &c->lock, &until) == ETIMEDOUT)
+			break;
+	if (c->nmoved < MOVED_MAX) {
+		struct drop *d = &c->moved[c->nmoved++];
+		d->ino = 0;
+		d->parent = newparent;
+		memcpy(d->name, newname, strlen(newname) + 1);
+		pthread_cond_signal(&c->wake);
+	} else {
+		/* Only while the thread is stuck on the kernel's locks: the moved
+		 * entry stays until its timeout (its inode's attributes are still
+		 * dropped at a rights change). */
+		log_warn("renamed names are not dropped as fast as they come");
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void *cache_thread(void *arg)
@@ -245,7 +399,19 @@ static void *cache_thread(void *arg)
 	struct fs_cache *c = arg;
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
+		if (c->nmoved > 0 && atomic_load(&c->connected)) {
+			pthread_mutex_unlock(&c->lock);
+			drop_moved(c);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
 		if (c->dropped == c->asked) {
+			if (atomic_load(&c->evicting) && atomic_load(&c->connected)) {
+				pthread_mutex_unlock(&c->lock);
+				evict_oldest(c);
+				pthread_mutex_lock(&c->lock);
+				continue;
+			}
 			pthread_cond_wait(&c->wake, &c->lock);
 			continue;
 		}
@@ -269,12 +435,17 @@ int fs_cache_start(struct fs *fs, struct fuse_session *se)
 		return ENOMEM;
 	c->fs = fs;
 	c->se = se;
+	if (fs->cached_names > 0 && !(c->order = calloc(fs->cached_names, sizeof *c->order))) {
+		free(c);
+		return ENOMEM;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->known_lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	pthread_cond_init(&c->done, NULL);
 	int rc = pthread_create(&c->thread, NULL, cache_thread, c);
 	if (rc) {
+		free(c->order);
 		free(c);
 		return rc;
 	}
@@ -304,6 +475,7 @@ void fs_cache_stop(struct fs *fs)
 			free(k);
 		}
 	pthread_mutex_destroy(&c->known_lock);
+	free(c->order);
 	free(c);
 	fs->cache = NULL;
 }

@@ -191,7 +191,7 @@ static bool dir_add_entry(struct dirbuf *d, const char *name, const struct stat 
 		d->full = true;
 		return false;
 	}
-	if (o->nheld == o->cap || fs_cache_looked_up(d->w->fs, d->dir, name, e.ino) != 0)
+	if (o->nheld == o->cap || !fs_cache_entry(d->w->fs, d->dir, name, &e))
 		return dir_add(d, name, st->st_ino, st->st_mode & S_IFMT, off);
 	o->held[o->nheld++] = e.ino;
 	o->used += need;

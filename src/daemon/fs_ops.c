@@ -62,12 +62,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	fill_entry(w.fs, &e, &st);
 	/* A one-person mount remembers the name first: one it could not drop
-	 * when rights change is never handed to the kernel. */
-	if ((rc = fs_cache_looked_up(w.fs, parent, name, e.ino))) {
-		reply_err(req, rc);
-		return;
-	}
-	if (fuse_reply_entry(req, &e) != 0)
+	 * when rights change is never handed to the kernel to keep. */
+	bool remembered = fs_cache_entry(w.fs, parent, name, &e);
+	if (fuse_reply_entry(req, &e) != 0 && remembered)
 		fs_cache_forget(w.fs, e.ino, 1);
 }
 
@@ -102,7 +99,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (rc)
 		reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, w.fs->entry_timeout);
+		fuse_reply_attr(req, &st, fs_cache_attr_timeout(w.fs, ino));
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -165,14 +162,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	fill_entry(w.fs, &e, &st);
-	if ((rc = fs_cache_looked_up(w.fs, parent, name, e.ino))) {
-		handle_free(w.fs, h);
-		reply_err(req, rc);
-		return;
-	}
+	bool remembered = fs_cache_entry(w.fs, parent, name, &e);
 	set_open_flags(h, e.ino, fi);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		fs_cache_forget(w.fs, e.ino, 1);
+		if (remembered)
+			fs_cache_forget(w.fs, e.ino, 1);
 		handle_free(w.fs, h);
 	}
 }
@@ -378,7 +372,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	fill_entry(w.fs, &e, &st);
-	fuse_reply_entry(req, &e);
+	bool remembered = fs_cache_entry(w.fs, parent, name, &e);
+	if (fuse_reply_entry(req, &e) != 0 && remembered)
+		fs_cache_forget(w.fs, e.ino, 1);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -401,7 +397,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct who w;
 	who_from_req(&w, req);
-	reply_err(req, do_rename(&w, parent, name, newparent, newname, flags));
+	int rc = do_rename(&w, parent, name, newparent, newname, flags);
+	reply_err(req, rc);
+	if (!rc)
+		fs_cache_renamed(w.fs, newparent, newname);
 }
 
 /* access(2) answers by policy, quietly (a probe is not an attempt). */
@@ -432,6 +431,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * keep them: on a mount that serves several people it keeps nothing. */
 	if (!fs->one_person)
 		conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	fs_cache_connected(fs);
 	/* Writes must reach custfs as the writer, synchronously: never writeback. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)

@@ -40,6 +40,7 @@ struct options {
 	char *store;
 	char *passfile;
 	char *entry_timeout;
+	char *cached_names;
 	char *person;
 	char *view;
 	char *witness;
@@ -53,6 +54,7 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	OPT("passfile=%s", passfile),
 	OPT("entry_timeout=%s", entry_timeout),
+	OPT("cached_names=%s", cached_names),
 	OPT("view=%s", view),
 	OPT("person=%s", person),
 	OPT("witness=%s", witness),
@@ -141,7 +143,10 @@ static void usage(const char *prog)
 	       "    -o entry_timeout=SECS  how long the kernel may cache names and\n"
 	       "                           attributes (default 0: every access is decided;\n"
 	       "                           more only on a mount run by its one user,\n"
-	       "                           refused when custfs serves several people)\n\n"
+	       "                           refused when custfs serves several people)\n"
+	       "    -o cached_names=N      on a person's mount, at most N names kept by\n"
+	       "                           the kernel (default 262144): a rights change\n"
+	       "                           drops each; past N, names are not kept\n\n"
 	       "Signals: SIGHUP re-reads STORE/policy (custctl policy reload); the old\n"
 	       "policy stays in force if the new one has errors.\n\n"
 	       "FUSE options:\n"), prog);
@@ -262,6 +267,18 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
+/* A count from 0 to MAX, digits only. */
+static int parse_count(const char *s, unsigned long max, size_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s < '0' || *s > '9' || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 static int parse_timeout(const char *s, double *out)
 {
 	char *end = NULL;
@@ -327,6 +344,12 @@ int main(int argc, char *argv[])
 	if (o.entry_timeout && parse_timeout(o.entry_timeout, &entry_timeout) != 0) {
 		fprintf(stderr, _("custfs: entry_timeout=%s: expected seconds from 0 to 86400\n"),
 			o.entry_timeout);
+		goto usage_error;
+	}
+	size_t cached_names = 262144;
+	if (o.cached_names && parse_count(o.cached_names, 4194304, &cached_names) != 0) {
+		fprintf(stderr, _("custfs: cached_names=%s: expected a count from 0 to 4194304\n"),
+			o.cached_names);
 		goto usage_error;
 	}
 	/* -o person=LOGIN: a mount the kernel lets only that person use. */
@@ -412,6 +435,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs.one_person = o.person != NULL;
+	fs.cached_names = cached_names;
 	fs.person_uid = person_uid;
 
 	/* As FUSE file systems do: not over files already there (unless -o
@@ -601,6 +625,7 @@ out:
 	free(o.store);
 	free(o.passfile);
 	free(o.entry_timeout);
+	free(o.cached_names);
 	free(o.person);
 	free(o.view);
 	free(o.witness);

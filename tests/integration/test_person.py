@@ -92,6 +92,8 @@ def test_a_value_written_through_the_mount_is_seen_at_once(shop, people, mount):
     ("person=nosuchlogin", b"no such login"),
     ("person=root", b"no such login"),
     ("person={clerk},allow_other", b"allow_other"),
+    ("person={clerk},cached_names=-1", b"cached_names"),
+    ("person={clerk},cached_names=4194305", b"cached_names"),
 ])
 def test_a_bad_person_option_mounts_nothing(shop, people, workdir, opts, why):
     mnt = os.path.join(workdir, "pmnt")
@@ -196,3 +198,91 @@ def test_a_listing_gives_what_a_lookup_gives_and_a_rights_change_drops_it(shop, 
     finally:
         p.stdin.close()
         p.wait(timeout=30)
+
+
+HELD_SCRIPT = (
+    "import os, subprocess, sys\n"
+    "def st(name):\n"
+    "    r = subprocess.run(['stat', '--cached=always', '-c', '%s %A %i', name],"
+    " capture_output=True, text=True)\n"
+    "    return r.stdout.strip().replace(' ', '/') if r.returncode == 0 else 'gone'\n"
+    "def fst(fd):\n"
+    "    try:\n"
+    "        s = os.fstat(fd)\n"
+    "        return '%d/%o' % (s.st_size, s.st_mode)\n"
+    "    except OSError:\n"
+    "        return 'gone'\n"
+    "os.chdir(sys.argv[1])\n"
+    "exec(sys.argv[2])\n"          # sets `names` and opens `fds`
+    "print(' '.join(st(n) for n in names), ' '.join(fst(f) for f in fds), flush=True)\n"
+    "sys.stdin.readline()\n"
+    "print(' '.join(st(n) for n in names), ' '.join(fst(f) for f in fds), flush=True)\n")
+
+
+def held_across_a_revoke(shop, clerk, where, setup):
+    """Runs SETUP as CLERK in WHERE, holding what it opens, across a revoke of
+    their grant: (what stat --cached=always and fstat showed before, after)."""
+    p = subprocess.Popen(["runuser", "-u", clerk, "--", "/usr/bin/python3", "-c", HELD_SCRIPT,
+                          where, setup],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        before = p.stdout.readline().split()
+        ctl("grant", "revoke", shop, str(grant_id(shop, clerk)))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        return before, p.stdout.readline().split()
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+def test_a_rights_change_drops_a_held_customer_directorys_attributes(shop, people, mount):
+    """A customer directory opened O_PATH after a listing (no LOOKUP, no
+    OPEN) keeps its inode: fstat must not answer from the kept attributes
+    once the customer is out of reach (R4.3)."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    before, after = held_across_a_revoke(
+        shop, clerk, m.mnt,
+        "names = sorted(os.listdir('.'))[:5]\n"
+        "fds = [os.open(n, os.O_PATH) for n in names]\n")
+    assert len(before) == 10 and "gone" not in before, before
+    assert after == ["gone"] * 10, after
+    assert "cannot drop" not in m.log_text()
+
+
+def test_a_field_renamed_to_a_scratch_name_is_dropped_too(shop, people, mount):
+    """vim's backup renames a field to a scratch name; custfs copies the value
+    and keeps the field, so the kernel's moved entry (the field's inode under
+    the new name) is dropped: stat of the new name is the scratch file's, and
+    nothing of the field stays past a rights change (R3.4, R4.3)."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    before, after = held_across_a_revoke(
+        shop, clerk, m.path("C1001"),
+        "os.listdir('.')\n"
+        "field_ino = os.stat('phone').st_ino\n"
+        "os.rename('phone', 'phone~')\n"
+        "import time; time.sleep(0.2)\n"   # the moved entry is dropped just after
+        "assert os.stat('phone~').st_ino != field_ino, 'the moved entry is still the field'\n"
+        "names = ['phone~', 'phone']\n"
+        "fds = [os.open(n, os.O_PATH) for n in names]\n")
+    assert len(before) == 4 and "gone" not in before, before
+    assert after == ["gone"] * 4, after
+
+
+def test_past_cached_names_nothing_is_kept_and_a_rights_change_still_reaches_all(
+        shop, people, mount):
+    """-o cached_names bounds the names the kernel keeps (memory, and the time
+    a rights change takes): past it a name is answered uncached, so it too is
+    gone after a revoke, held descriptors and all (R4.3)."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60,cached_names=10")
+    before, after = held_across_a_revoke(
+        shop, clerk, m.mnt,
+        "names = []\n"
+        "for c in sorted(os.listdir('.'))[:6]:\n"
+        "    names += [os.path.join(c, f) for f in sorted(os.listdir(c))]\n"
+        "fds = [os.open(n, os.O_PATH) for n in names]\n")
+    assert len(before) > 40 and "gone" not in before, before
+    assert after == ["gone"] * len(before), list(zip(before, after))
