@@ -371,6 +371,9 @@ void attr_scratch(const struct who *w, struct stat *st, struct scratch_node *n);
 void attr_ctl(const struct who *w, struct stat *st, int64_t id);
 void fill_entry(struct fs *fs, struct fuse_entry_param *e, const struct stat *st);
 struct scratch_node *scratch_for(const struct who *w, uint64_t id);
+/* The error for a scratch inode that is no longer there: ENOENT, or ESTALE
+ * on a one-person mount (a name the kernel holds is looked up again). */
+int scratch_gone(const struct who *w);
 struct scratch_node *scratch_named(const struct who *w, int64_t cust, const char *name);
 int field_present(struct fs *fs, const struct field_row *f);
 int customer_seen(const struct who *w, int64_t id, struct customer *c);

@@ -115,6 +115,14 @@ struct scratch_node *scratch_for(const struct who *w, uint64_t id)
 	return n;
 }
 
+int scratch_gone(const struct who *w)
+{
+	/* On a one-person mount the kernel may still hold a name a RENAME moved
+	 * onto the scratch file that rename used up (mv x.bak x): ESTALE makes
+	 * the kernel look the name up again (LOOKUP_REVAL), which finds x. */
+	return w->fs->cache ? ESTALE : ENOENT;
+}
+
 struct scratch_node *scratch_named(const struct who *w, int64_t cust, const char *name)
 {
 	return scratch_find(w->fs->scratch, cust, w->uid, name);
@@ -185,7 +193,7 @@ int do_getattr(const struct who *w, fuse_ino_t ino, struct stat *st)
 	case K_SCRATCH: {
 		struct scratch_node *n = scratch_for(w, (uint64_t)id);
 		if (!n)
-			return ENOENT;
+			return scratch_gone(w);
 		/* Hidden is nonexistent, through a descriptor held from before too. */
 		rc = customer_seen(w, n->customer_id, &c);
 		if (!rc)

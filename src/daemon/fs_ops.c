@@ -124,7 +124,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	case K_SCRATCH: {
 		struct scratch_node *n = scratch_for(&w, (uint64_t)id);
-		rc = n ? open_scratch(&w, n, fi->flags, &h) : ENOENT;
+		rc = n ? open_scratch(&w, n, fi->flags, &h) : scratch_gone(&w);
 		break;
 	}
 	case K_CTL:
@@ -293,7 +293,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		} else if (k == K_SCRATCH) {
 			struct scratch_node *n = scratch_for(&w, (uint64_t)id);
 			if (!n) {
-				rc = ENOENT;
+				rc = scratch_gone(&w);
 			} else {
 				pthread_mutex_lock(&n->lock);
 				rc = secbuf_truncate(&n->buf, (size_t)attr->st_size);

@@ -257,3 +257,33 @@ def test_a_listing_gives_what_a_lookup_gives_and_a_rights_change_drops_it(shop, 
         "assert 'phone' in names and [st(n) for n in names] == [fresh(n) for n in names]\n"
         "fds = [os.open(n, os.O_PATH) for n in names]\n")
     assert held > 10
+
+
+def test_mv_over_a_field_reads_back_at_once(shop, people, mount):
+    """`mv phone.bak phone` stores phone.bak's value in the field (R3.4), and
+    the very next stat and read of phone see it, though the kernel had moved
+    the scratch file's kept entry onto the name (custfs answers ESTALE for the
+    used-up scratch file, and the kernel looks phone up again)."""
+    clerk = people["pclerk"]
+    m = mount(shop, "-o", f"person={clerk},entry_timeout=60")
+    script = (
+        "import os\n"
+        f"os.chdir({m.path('C1001')!r})\n"
+        "bad = []\n"
+        "for i in range(10):\n"
+        "    os.listdir('.')\n"
+        "    value = '138%08d\\n' % i\n"
+        "    with open('phone.bak', 'w') as f:\n"
+        "        f.write(value)\n"
+        "    os.stat('phone.bak')\n"
+        "    os.rename('phone.bak', 'phone')\n"
+        "    try:\n"
+        "        size = os.stat('phone').st_size\n"
+        "        got = open('phone').read()\n"
+        "    except OSError as e:\n"
+        "        size, got = -1, e.strerror\n"
+        "    if size != len(value) or got != value:\n"
+        "        bad.append((i, size, got))\n"
+        "print(bad)\n")
+    r = as_user(clerk, "/usr/bin/python3", "-c", script)
+    assert r.returncode == 0 and r.stdout.decode().strip() == "[]", (r.stdout, r.stderr)
