@@ -19,6 +19,10 @@ const char *text_problem(const char *s, size_t len, bool multiline);
  * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069). */
 bool text_is_bidi(const unsigned char *s, size_t n);
 
+/* Whether S is a whole number from LO to HI written in digits only (no sign,
+ * no space, nothing after it; atoi took "1x" and overflowed on long ones). */
+bool text_whole_number(const char *s, long lo, long hi, long *out);
+
 /* S made inert for a terminal: controls, DEL, C1, bidi controls and invalid
  * bytes become \xNN or \u{XXXX}; everything else (Chinese included) as is.
  * Returns a thread-local buffer valid until the eighth next call. */

@@ -33,6 +33,7 @@
 #include "readiness.h"
 #include "clock.h"
 #include "runreg.h"
+#include "text.h"
 #include "vault.h"
 
 
@@ -267,18 +268,6 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-/* A count from 0 to MAX, digits only. */
-static int parse_count(const char *s, unsigned long max, size_t *out)
-{
-	char *end = NULL;
-	errno = 0;
-	unsigned long n = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s < '0' || *s > '9' || n > max)
-		return -1;
-	*out = n;
-	return 0;
-}
-
 static int parse_timeout(const char *s, double *out)
 {
 	char *end = NULL;
@@ -346,8 +335,8 @@ int main(int argc, char *argv[])
 			o.entry_timeout);
 		goto usage_error;
 	}
-	size_t cached_names = 262144;
-	if (o.cached_names && parse_count(o.cached_names, 4194304, &cached_names) != 0) {
+	long cached_names = 262144;
+	if (o.cached_names && !text_whole_number(o.cached_names, 0, 4194304, &cached_names)) {
 		fprintf(stderr, _("custfs: cached_names=%s: expected a count from 0 to 4194304\n"),
 			o.cached_names);
 		goto usage_error;
@@ -435,7 +424,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs.one_person = o.person != NULL;
-	fs.cached_names = cached_names;
+	fs.cached_names = (size_t)cached_names;
 	fs.person_uid = person_uid;
 
 	/* As FUSE file systems do: not over files already there (unless -o

@@ -1,10 +1,12 @@
-/* Unit tests for safe names (names.h): name_problem, name_ok and utf8_valid. */
+/* Unit tests for safe names (names.h): name_problem, name_ok and utf8_valid;
+ * and typed whole numbers (text.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "cname.h"
 #include "names.h"
+#include "text.h"
 
 /* LEN_STRLEN: use strlen(name); otherwise the exact byte count (for NULs). */
 #define LEN_STRLEN ((size_t)-1)
@@ -366,8 +368,22 @@ static void test_customer_names(void)
 	CHECK(strcmp(a, b) != 0);
 }
 
+static void test_whole_numbers(void)
+{
+	long v = -1;
+	CHECK(text_whole_number("0", 0, 10, &v) && v == 0);
+	CHECK(text_whole_number("262144", 0, 4194304, &v) && v == 262144);
+	CHECK(text_whole_number("4194304", 0, 4194304, &v) && v == 4194304);
+	const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1x", "0x10", "4194305",
+			      "99999999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK(!text_whole_number(bad[i], 0, 4194304, &v));
+	CHECK(!text_whole_number("1", 2, 10, &v));
+}
+
 int main(void)
 {
+	test_whole_numbers();
 	test_customer_names();
 	test_name_table();
 	test_name_lengths();

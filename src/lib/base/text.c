@@ -1,6 +1,8 @@
 #include "text.h"
 #include "i18n.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "names.h"
@@ -116,4 +118,17 @@ void text_json(FILE *f, const char *str)
 		i += n;
 	}
 	putc('"', f);
+}
+
+bool text_whole_number(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (*end || errno || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
 }

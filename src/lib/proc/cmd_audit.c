@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "names.h"
 #include "report.h"
+#include "text.h"
 
 static bool sees_everything(struct cmd_env *e)
 {
@@ -49,14 +50,10 @@ static int64_t parse_when(const char *s, bool end)
 	return (int64_t)t * 1000000000;
 }
 
-/* S as a whole number from LO to HI, digits only (atoi took "1x" and
- * overflowed on long ones). */
 static bool whole_number(const char *s, int lo, int hi, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end || errno || v < lo || v > hi)
+	long v;
+	if (!text_whole_number(s, lo, hi, &v))
 		return false;
 	*out = (int)v;
 	return true;
