@@ -144,6 +144,16 @@ static struct known **bucket(struct fs_cache *c, fuse_ino_t ino)
 	return &c->known[(ino ^ (ino >> 17) ^ (ino >> 33)) % KNOWN_BUCKETS];
 }
 
+/* The link that points at INO's record, or at the end of its bucket (under
+ * known_lock). */
+static struct known **link_of(struct fs_cache *c, fuse_ino_t ino)
+{
+	struct known **p = bucket(c, ino);
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
 /* Under known_lock. The ring holds at most cached_names inodes; when full,
  * the oldest goes (it is still dropped at a rights change, like any name). */
 static void remember_order(struct fs_cache *c, fuse_ino_t ino)
@@ -166,10 +176,9 @@ bool fs_cache_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 	if (!c || (k_parent != K_ROOT && k_parent != K_CUSTOMER))
 		return false;
 	size_t len = strlen(name);
+	bool near_full = false;
 	pthread_mutex_lock(&c->known_lock);
-	struct known **p = bucket(c, e->ino);
-	while (*p && (*p)->ino != e->ino)
-		p = &(*p)->next;
+	struct known **p = link_of(c, e->ino);
 	struct known *k = *p;
 	if (!k || k->parent != parent || strcmp(k->name, name)) {
 		/* new, or the same inode under another name (a rename) */
@@ -193,13 +202,13 @@ bool fs_cache_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 			free(k);
 		} else {
 			c->nknown++;
-			if (parent == FUSE_ROOT_ID && fs->cached_names > 0)
+			if (parent == FUSE_ROOT_ID)
 				remember_order(c, n->ino);
+			near_full = c->nknown >= fs->cached_names - fs->cached_names / 8;
 		}
 		k = n;
 	}
 	k->nlookup++;
-	bool near_full = c->nknown >= fs->cached_names - fs->cached_names / 8;
 	pthread_mutex_unlock(&c->known_lock);
 	if (near_full && !atomic_exchange(&c->evicting, true)) {
 		pthread_mutex_lock(&c->lock);
@@ -215,11 +224,9 @@ double fs_cache_attr_timeout(struct fs *fs, fuse_ino_t ino)
 	if (!c || ino == FUSE_ROOT_ID)
 		return fs->entry_timeout;
 	pthread_mutex_lock(&c->known_lock);
-	struct known *k = *bucket(c, ino);
-	while (k && k->ino != ino)
-		k = k->next;
+	bool known = *link_of(c, ino) != NULL;
 	pthread_mutex_unlock(&c->known_lock);
-	return k ? fs->entry_timeout : 0;
+	return known ? fs->entry_timeout : 0;
 }
 
 void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
@@ -228,18 +235,13 @@ void fs_cache_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->known_lock);
-	for (struct known **p = bucket(c, ino); *p; p = &(*p)->next) {
-		if ((*p)->ino != ino)
-			continue;
-		struct known *k = *p;
-		if (k->nlookup <= nlookup) {
-			*p = k->next;
-			free(k);
-			c->nknown--;
-		} else {
-			k->nlookup -= nlookup;
-		}
-		break;
+	struct known **p = link_of(c, ino), *k = *p;
+	if (k && k->nlookup <= nlookup) {
+		*p = k->next;
+		free(k);
+		c->nknown--;
+	} else if (k) {
+		k->nlookup -= nlookup;
 	}
 	pthread_mutex_unlock(&c->known_lock);
 }
@@ -340,9 +342,7 @@ static void evict_oldest(struct fs_cache *c)
 			fuse_ino_t ino = c->order[c->order_head];
 			c->order_head = (c->order_head + 1) % cap;
 			c->order_len--;
-			struct known *k = *bucket(c, ino);
-			while (k && k->ino != ino)
-				k = k->next;
+			struct known *k = *link_of(c, ino);
 			if (!k || k->parent != FUSE_ROOT_ID)
 				continue; /* forgotten already */
 			c->batch[n].ino = ino;

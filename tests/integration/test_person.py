@@ -212,7 +212,11 @@ def test_a_field_renamed_to_a_scratch_name_is_dropped_too(shop, people, mount):
         "os.listdir('.')\n"
         "field_ino = os.stat('phone').st_ino\n"
         "os.rename('phone', 'phone~')\n"
-        "import time; time.sleep(0.2)\n"   # the moved entry is dropped just after
+        # The moved entry is dropped just after the rename's answer.
+        "import time\n"
+        "until = time.monotonic() + 5\n"
+        "while os.stat('phone~').st_ino == field_ino and time.monotonic() < until:\n"
+        "    time.sleep(0.01)\n"
         "assert os.stat('phone~').st_ino != field_ino, 'the moved entry is still the field'\n"
         "names = ['phone~', 'phone']\n"
         "fds = [os.open(n, os.O_PATH) for n in names]\n")
