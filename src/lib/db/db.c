@@ -158,13 +158,25 @@ static struct conn *conn_current(struct db *db)
 	return db->single ? db->single : pthread_getspecific(db->key);
 }
 
-/* Ends the snapshot whatever its depth: a write is about to start. */
+static sqlite3_stmt *conn_stmt(struct conn *c, struct db_sql *q, int *err);
+static struct db_sql q_end_read = DB_SQL("COMMIT");
+
+/* Ends the snapshot whatever its depth: a write is about to start. Prepared,
+ * as BEGIN is: the end of every request's snapshot was a parse of "COMMIT". */
 static void read_stop(struct conn *c)
 {
+	int err = 0;
 	c->reading = 0;
 	/* A failed statement may have ended the transaction already. */
-	if (!sqlite3_get_autocommit(c->handle))
+	if (sqlite3_get_autocommit(c->handle))
+		return;
+	sqlite3_stmt *s = conn_stmt(c, &q_end_read, &err);
+	if (s) {
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	} else {
 		sqlite3_exec(c->handle, "COMMIT", NULL, NULL, NULL);
+	}
 }
 
 static int slot_of(struct db_sql *q)
@@ -180,11 +192,9 @@ static int slot_of(struct db_sql *q)
 	return s;
 }
 
-sqlite3_stmt *db_stmt(struct db *db, struct db_sql *q, int *err)
+/* Q's statement on connection C, prepared on first use. */
+static sqlite3_stmt *conn_stmt(struct conn *c, struct db_sql *q, int *err)
 {
-	struct conn *c = conn_get(db, err);
-	if (!c)
-		return NULL;
 	size_t i = (size_t)slot_of(q) - 1;
 	if (i >= c->nstmt) {
 		size_t n = c->nstmt ? c->nstmt : 32;
@@ -207,11 +217,22 @@ sqlite3_stmt *db_stmt(struct db *db, struct db_sql *q, int *err)
 			return NULL;
 		}
 	}
+	return c->stmt[i];
+}
+
+sqlite3_stmt *db_stmt(struct db *db, struct db_sql *q, int *err)
+{
+	struct conn *c = conn_get(db, err);
+	if (!c)
+		return NULL;
+	sqlite3_stmt *s = conn_stmt(c, q, err);
+	if (!s)
+		return NULL;
 	/* A write in a read-only request: the snapshot ends first (it could not
 	 * become a write once another writer has committed). */
-	if (c->reading && !sqlite3_stmt_readonly(c->stmt[i]))
+	if (c->reading && !sqlite3_stmt_readonly(s))
 		read_stop(c);
-	return c->stmt[i];
+	return s;
 }
 
 void db_done(sqlite3_stmt *s)
