@@ -480,6 +480,7 @@ def test_concurrent_readers_and_writers(demo_store, mount):
 def test_bench_smoke(workdir):
     bench = os.path.join(ROOT, "scripts", "bench")
     p = subprocess.run([bench, "--customers", "20", "--rewrites", "20", "--rounds", "1",
+                        "--no-gocryptfs", "--readers", "4",
                         "--build", os.path.dirname(CUSTCTL)],
                        capture_output=True, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
