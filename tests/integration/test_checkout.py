@@ -6,8 +6,10 @@ privacy waits for administration's approval."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -256,3 +258,47 @@ def test_sensitive_values_are_never_copied_to_scratch_files(desk, people):
     mine = [r for r in rows if r["login"] == fin]
     assert mine and all("C1007" not in r["detail"] for r in mine)
     assert any(r["detail"].startswith("checkout _") for r in mine)
+
+
+def traced(pid, work):
+    """The daemon's sync calls, every thread, while WORK runs."""
+    out = tempfile.NamedTemporaryFile(prefix="strace-", suffix=".txt", delete=False).name
+    p = subprocess.Popen(["strace", "-f", "-q", "-e", "trace=fdatasync,fsync", "-o", out,
+                          "-p", str(pid)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached to every thread (strace -p has no readiness signal)
+    try:
+        work()
+    finally:
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=30)
+    with open(out) as f:
+        text = f.read()
+    os.unlink(out)
+    return text
+
+
+def syncs(trace):
+    """The fsync and fdatasync calls that succeeded."""
+    return len(re.findall(r'^\d+ +f(?:data)?sync\(\d+\) += 0', trace, re.M))
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+def test_a_sensitive_open_is_synced_to_disk(desk, people):
+    """R3.5 with 'audit durable sensitive': the record of a sensitive open is
+    synced to disk before the open succeeds; an ordinary open's is not."""
+    s, m = desk
+    fin = people["fin"]
+    rc, _, err = run(fin, m, "checkout", "C1002/finance", "--purpose", "durability check",
+                     "--for", "10m")
+    assert rc == 0, err
+    assert cat(fin, m.path("C1002", "phone")) is not None        # warm: a thread, a connection
+    plain = traced(m.proc.pid, lambda: cat(fin, m.path("C1002", "phone")))
+    assert syncs(plain) == 0
+    got = []
+    sensitive = traced(m.proc.pid, lambda: got.append(cat(fin, m.path("C1002", "credit_limit"))))
+    assert got[0] is not None
+    assert syncs(sensitive) >= 1
+    rc, out, _ = run(fin, m, "return", "--all")
+    assert rc == 0

@@ -3,13 +3,21 @@
  * MUST: audit_append returns 0 only after the record is committed (durably
  * when asked): callers grant an access only then. A batch that fails is
  * reported to every waiter; records without a waiter are kept for the next
- * try. Only the leader touches the chain's end. */
+ * try. Only the leader touches the chain's end.
+ *
+ * Durably: every batch commits with synchronous=NORMAL, and a waiter that
+ * asked for durability then syncs the write-ahead log itself, after the
+ * leader has handed the turn on. In WAL mode that is all synchronous=FULL
+ * does at a commit (sync the log), but the next batch is written meanwhile:
+ * a sensitive read no longer holds every other open behind its fsync. */
 #include "audit_internal.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "assert_held.h"
 #include "clock.h"
@@ -18,8 +26,11 @@
 static struct db_sql q_insert = DB_SQL(
 	"INSERT INTO audit(seq, " AUDIT_COLUMN_LIST "prev, hash) "
 	"VALUES(?, " AUDIT_COLUMNS(AUDIT_PARAM_) "?, ?)");
-static struct db_sql q_full = DB_SQL("PRAGMA synchronous=FULL");
 static struct db_sql q_normal = DB_SQL("PRAGMA synchronous=NORMAL");
+
+/* A waiter's result while it waits, and once its batch is in the log but
+ * not yet on disk (a durable waiter then syncs the log itself). */
+enum { WAITING = -1, WAITING_DURABLE = -2, COMMITTED_UNSYNCED = -3 };
 
 /* Reads the chain's end into a->last_*: the last record, or (everything
  * archived) the last archive's end. */
@@ -89,13 +100,13 @@ static int insert_one(struct audit *a, const struct audit_event *ev)
 }
 
 /* Writes a batch in one transaction. Called by the leader without the lock. */
-static int write_batch(struct audit *a, const struct audit_record *recs, int n, bool durable)
+static int write_batch(struct audit *a, const struct audit_record *recs, int n)
 {
-	/* synchronous= is a connection's setting: set it only when it changes. */
+	/* synchronous= is a connection's setting: set it once. */
 	int err = 0;
-	if (a->sync_mode != durable) {
-		err = db_exec(a->wdb, durable ? &q_full : &q_normal);
-		a->sync_mode = err ? -1 : durable;
+	if (a->sync_mode != 0) {
+		err = db_exec(a->wdb, &q_normal);
+		a->sync_mode = err ? -1 : 0;
 	}
 	if (!err)
 		err = db_exec(a->wdb, &audit_q_begin);
@@ -129,23 +140,22 @@ static void lead_locked(struct audit *a)
 	ASSERT_HELD(&a->lock);
 	assert(!a->flushing);
 	int n = a->npending;
-	bool durable = a->want_durable;
 	struct audit_record *recs = a->pending;
 	int **results = a->pending_result;
 	/* The spare queue takes the followers while this batch is written. */
 	a->pending = a->spare;
 	a->pending_result = a->spare_result;
 	a->npending = 0;
-	a->want_durable = false;
 	a->flushing = true;
 	pthread_mutex_unlock(&a->lock);
-	int err = write_batch(a, recs, n, durable);
+	int err = write_batch(a, recs, n);
 	pthread_mutex_lock(&a->lock);
 	a->flushing = false;
 	int kept = 0;
 	for (int i = 0; i < n; i++) {
 		if (results[i])
-			*results[i] = err; /* a waiter's access is denied */
+			/* err: a waiter's access is denied */
+			*results[i] = !err && *results[i] == WAITING_DURABLE ? COMMITTED_UNSYNCED : err;
 		else if (err && a->npending < PENDING_MAX) {
 			keep_pending_locked(a, &recs[i].ev, NULL); /* a close or version: tried again */
 			kept++;
@@ -170,12 +180,28 @@ static bool queue_ready_locked(struct audit *a)
 	return a->pending && a->pending_result && a->spare && a->spare_result;
 }
 
+/* Syncs the audit log's write-ahead log, through a descriptor of its own:
+ * fsync reaches every byte written to the file, by whichever descriptor.
+ * The log is not removed while this process's writer connection is open. */
+static int sync_log(struct audit *a)
+{
+	int fd = open(a->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int err = fd < 0 || fdatasync(fd) != 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		log_err("audit: cannot sync %s: %s", a->wal_path, strerror(err));
+	return err;
+}
+
 /* Queues EV and, with WAIT, waits until a batch holding it is committed.
- * Call with the lock held. */
+ * Call with the lock held. A DURABLE record's wait can end with
+ * COMMITTED_UNSYNCED: the caller then syncs the log (sync_log). */
 static int enqueue_locked(struct audit *a, const struct audit_event *ev, bool durable, bool wait)
 {
-	int result = -1;
+	int result = durable ? WAITING_DURABLE : WAITING;
 	ASSERT_HELD(&a->lock);
+	assert(wait || !durable); /* a durable record gates an access: it has a waiter */
 	while (a->npending == PENDING_MAX) {
 		if (!a->flushing)
 			lead_locked(a);
@@ -183,8 +209,7 @@ static int enqueue_locked(struct audit *a, const struct audit_event *ev, bool du
 			pthread_cond_wait(&a->cv, &a->lock);
 	}
 	keep_pending_locked(a, ev, wait ? &result : NULL);
-	a->want_durable |= durable;
-	while (wait && result == -1) {
+	while (wait && (result == WAITING || result == WAITING_DURABLE)) {
 		if (!a->flushing)
 			lead_locked(a);
 		else
@@ -198,6 +223,8 @@ int audit_append(struct audit *a, const struct audit_event *ev, bool durable)
 	pthread_mutex_lock(&a->lock);
 	int err = queue_ready_locked(a) ? enqueue_locked(a, ev, durable, true) : ENOMEM;
 	pthread_mutex_unlock(&a->lock);
+	if (err == COMMITTED_UNSYNCED)
+		err = sync_log(a);
 	if (err)
 		log_err("audit: cannot record %s by uid %u: %s", ev->action ? ev->action : "",
 			(unsigned)ev->uid, strerror(err));

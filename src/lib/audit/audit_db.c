@@ -219,6 +219,13 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		return rc;
 	}
 	sodium_mprotect_readonly(a->sk);
+	/* sqlite's name for the write-ahead log, synced for durable records */
+	if (strlen(path) + sizeof "-wal" > sizeof a->wal_path) {
+		audit_close(a);
+		return ENAMETOOLONG;
+	}
+	memcpy(a->wal_path, path, strlen(path));
+	memcpy(a->wal_path + strlen(path), "-wal", sizeof "-wal");
 	rc = db_open_single(path, &a->wdb);
 	if (rc) {
 		snprintf(err, errlen, _("%s: cannot open the audit log for writing: %s"), path,

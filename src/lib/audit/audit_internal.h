@@ -6,6 +6,7 @@
 #ifndef CUSTFS_AUDIT_INTERNAL_H
 #define CUSTFS_AUDIT_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -67,6 +68,7 @@ struct audit {
 	pthread_mutex_t lock;
 	struct db *db;  /* readers: a connection per thread */
 	struct db *wdb; /* the leader's: one connection, whichever thread leads */
+	char wal_path[PATH_MAX]; /* its write-ahead log, synced for durable records */
 	int sync_mode;  /* wdb's synchronous= (leader only): -1 unknown */
 	/* The chain's end as this process last wrote it (lock): saves a query per
 	 * record; if another mount of the store appended meanwhile, the insert
@@ -81,7 +83,6 @@ struct audit {
 	 * batch, or within a second. */
 	pthread_cond_t cv;
 	bool flushing;
-	bool want_durable;
 	struct audit_record *pending; /* a record's strings point into its own text */
 	int **pending_result;         /* where the waiter wants its result, or NULL */
 	int npending;
