@@ -194,10 +194,15 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 	proc_info(w->pid, &pi);
 	fill_event(w, c, def, action, d, bytes_read, bytes_written, detail, &pi, &ev);
 	struct audit *log = w->fs->v->audit;
-	/* A sensitive access waits for a commit that survives power loss. */
-	bool durable = (def && def->cls->sensitive) || w->fs->audit_durable || w->pol->audit_durable;
 	/* Closes and new versions gate nothing: they ride with the next record. */
-	bool gates = strcmp(action, "close") != 0 && strcmp(action, "version") != 0;
+	bool closing = strcmp(action, "close") == 0;
+	bool gates = !closing && strcmp(action, "version") != 0;
+	/* A sensitive access waits for a commit that survives power loss: its
+	 * open (and a new version of it), before they happen. Its close, after
+	 * the access, gates nothing either (and was a second disk sync per
+	 * read): it rides with the next batch, as every close does. */
+	bool durable = !closing && ((def && def->cls->sensitive) || w->fs->audit_durable ||
+				    w->pol->audit_durable);
 	int rc = !log ? EIO : gates || durable ? audit_append(log, &ev, durable)
 					       : audit_note(log, &ev);
 	if (rc)
