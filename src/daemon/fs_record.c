@@ -199,10 +199,11 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 	bool gates = !closing && strcmp(action, "version") != 0;
 	/* A sensitive access waits for a commit that survives power loss: its
 	 * open (and a new version of it), before they happen. Its close, after
-	 * the access, gates nothing either (and was a second disk sync per
-	 * read): it rides with the next batch, as every close does. */
-	bool durable = !closing && ((def && def->cls->sensitive) || w->fs->audit_durable ||
-				    w->pol->audit_durable);
+	 * the access, gates nothing (and was a second disk sync per read): it
+	 * rides with the next batch, as every close does, unless every record
+	 * is to be durable (audit durable all, -o audit_durable). */
+	bool durable = (!closing && def && def->cls->sensitive) || w->fs->audit_durable ||
+		       w->pol->audit_durable;
 	int rc = !log ? EIO : gates || durable ? audit_append(log, &ev, durable)
 					       : audit_note(log, &ev);
 	if (rc)
