@@ -487,6 +487,25 @@ def test_bench_smoke(workdir):
     assert b"custfs/passthrough_ll" in p.stdout or b"ratio" in p.stdout
 
 
+def test_bench_smoke_as_staff_and_at_two_sizes(workdir):
+    """Issue 15's parts of the bench: as staff (the person's mount and the mix
+    of an intern's masked reads and a finance clerk's checked-out ones), and
+    --scale (two store sizes): they run, check what they read, and report."""
+    bench = os.path.join(ROOT, "scripts", "bench")
+    build = os.path.dirname(CUSTCTL)
+    p = subprocess.run([bench, "--customers", "12", "--rewrites", "5", "--rounds", "1",
+                        "--no-gocryptfs", "--no-counts", "--readers", "2", "--as-staff",
+                        "--build", build], capture_output=True, timeout=600)
+    out = p.stdout.decode()
+    assert p.returncode == 0, out + p.stderr.decode()
+    assert "mix/plain mix" in out and "masked" in out and "custfs-person" in out
+    p = subprocess.run([bench, "--scale", "30", "--rounds", "1", "--build", build],
+                       capture_output=True, timeout=600)
+    out = p.stdout.decode()
+    assert p.returncode == 0, out + p.stderr.decode()
+    assert "open+read" in out and "stat" in out and "ls -lR of the large store" in out
+
+
 def test_a_daemonized_mount_logs_where_it_can_be_read(demo_store, workdir):
     """Issue 14: with no system log (/dev/log), a daemonized custfs keeps its
     lines in STORE/run/custfs.log (root-only) instead of losing them."""
