@@ -9,14 +9,18 @@
  * asked for durability then syncs the write-ahead log itself, after the
  * leader has handed the turn on. In WAL mode that is all synchronous=FULL
  * does at a commit (sync the log), but the next batch is written meanwhile:
- * a sensitive read no longer holds every other open behind its fsync. */
+ * a sensitive read no longer holds every other open behind its fsync.
+ *
+ * MUST: a sync that failed once fails every durable append after it, until
+ * the log is opened again (a write-back error is reported once; the pages it
+ * lost are not written again). */
 #include "audit_internal.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "assert_held.h"
@@ -134,8 +138,8 @@ static void keep_pending_locked(struct audit *a, const struct audit_event *ev, i
 }
 
 /* Becomes the leader once: writes everything queued. Call with the lock held
- * and flushing false; returns with the lock held. */
-static void lead_locked(struct audit *a)
+ * and flushing false; returns with the lock held, and the batch's result. */
+static int lead_locked(struct audit *a)
 {
 	ASSERT_HELD(&a->lock);
 	assert(!a->flushing);
@@ -149,8 +153,11 @@ static void lead_locked(struct audit *a)
 	a->flushing = true;
 	pthread_mutex_unlock(&a->lock);
 	int err = write_batch(a, recs, n);
+	if (!err)
+		atomic_fetch_add(&a->committed, 1); /* before any waiter reads it */
 	pthread_mutex_lock(&a->lock);
 	a->flushing = false;
+	a->last_batch_err = err;
 	int kept = 0;
 	for (int i = 0; i < n; i++) {
 		if (results[i])
@@ -167,6 +174,7 @@ static void lead_locked(struct audit *a)
 	a->spare = recs;
 	a->spare_result = results;
 	pthread_cond_broadcast(&a->cv);
+	return err;
 }
 
 static bool queue_ready_locked(struct audit *a)
@@ -180,17 +188,43 @@ static bool queue_ready_locked(struct audit *a)
 	return a->pending && a->pending_result && a->spare && a->spare_result;
 }
 
-/* Syncs the audit log's write-ahead log, through a descriptor of its own:
- * fsync reaches every byte written to the file, by whichever descriptor.
- * The log is not removed while this process's writer connection is open. */
-static int sync_log(struct audit *a)
+/* Whether the descriptor still is the file sqlite writes the log to (the
+ * name is only how it was found). */
+static int still_the_log(struct audit *a)
 {
-	int fd = open(a->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int err = fd < 0 || fdatasync(fd) != 0 ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		log_err("audit: cannot sync %s: %s", a->wal_path, strerror(err));
+	struct stat held, named;
+	if (fstat(a->wal_fd, &held) != 0)
+		return errno;
+	if (lstat(a->wal_path, &named) != 0)
+		return errno;
+	return held.st_dev == named.st_dev && held.st_ino == named.st_ino ? 0 : ESTALE;
+}
+
+/* Syncs the write-ahead log until it holds batch MINE (and every batch
+ * before it): fdatasync reaches every byte written to the file, by
+ * whichever descriptor, and a sync that started after MINE committed covers
+ * it. The log is not removed while this process's writer connection is open. */
+static int sync_log(struct audit *a, uint64_t mine)
+{
+	int err = 0;
+	pthread_mutex_lock(&a->sync_lock);
+	if (a->sync_failed) {
+		err = EIO;
+	} else if (a->synced < mine) {
+		uint64_t upto = atomic_load(&a->committed); /* >= mine: committed before we came */
+		err = still_the_log(a);
+		if (!err && fdatasync(a->wal_fd) != 0)
+			err = errno;
+		if (err) {
+			a->sync_failed = true;
+			log_err("audit: %s cannot be synced (%s): every access that needs a durable "
+				"record is denied until custfs is mounted again", a->wal_path,
+				strerror(err));
+		} else {
+			a->synced = upto;
+		}
+	}
+	pthread_mutex_unlock(&a->sync_lock);
 	return err;
 }
 
@@ -203,6 +237,10 @@ static int enqueue_locked(struct audit *a, const struct audit_event *ev, bool du
 	ASSERT_HELD(&a->lock);
 	assert(wait || !durable); /* a durable record gates an access: it has a waiter */
 	while (a->npending == PENDING_MAX) {
+		/* Full of records kept from a failed batch: leading again at once
+		 * would fail again (and again); the per-second flush retries. */
+		if (a->last_batch_err)
+			return a->last_batch_err;
 		if (!a->flushing)
 			lead_locked(a);
 		else
@@ -223,8 +261,9 @@ int audit_append(struct audit *a, const struct audit_event *ev, bool durable)
 	pthread_mutex_lock(&a->lock);
 	int err = queue_ready_locked(a) ? enqueue_locked(a, ev, durable, true) : ENOMEM;
 	pthread_mutex_unlock(&a->lock);
+	/* Committed (the count includes its batch): now on disk, or denied. */
 	if (err == COMMITTED_UNSYNCED)
-		err = sync_log(a);
+		err = sync_log(a, atomic_load(&a->committed));
 	if (err)
 		log_err("audit: cannot record %s by uid %u: %s", ev->action ? ev->action : "",
 			(unsigned)ev->uid, strerror(err));
@@ -241,11 +280,12 @@ int audit_note(struct audit *a, const struct audit_event *ev)
 
 int audit_flush(struct audit *a)
 {
+	int err = 0;
 	pthread_mutex_lock(&a->lock);
 	while (a->flushing)
 		pthread_cond_wait(&a->cv, &a->lock);
 	if (a->npending && queue_ready_locked(a))
-		lead_locked(a);
+		err = lead_locked(a);
 	pthread_mutex_unlock(&a->lock);
-	return 0;
+	return err;
 }

@@ -7,10 +7,12 @@
 #include "i18n.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto.h"
 
@@ -187,7 +189,9 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		return ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	pthread_mutex_init(&a->sync_lock, NULL);
 	a->sync_mode = -1;
+	a->wal_fd = -1;
 	memcpy(a->store_id, store_id, 16);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, AUDIT_DB_FILE) >= sizeof path) {
 		audit_close(a);
@@ -233,6 +237,15 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		audit_close(a);
 		return rc;
 	}
+	/* The log exists once a connection has read the database (meta_get). */
+	a->wal_fd = open(a->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (a->wal_fd < 0) {
+		rc = errno;
+		snprintf(err, errlen, _("%s: cannot open the audit log for writing: %s"),
+			 a->wal_path, strerror(rc));
+		audit_close(a);
+		return rc;
+	}
 	*out = a;
 	return 0;
 }
@@ -248,11 +261,14 @@ void audit_close(struct audit *a)
 	free(a->spare);
 	free(a->spare_result);
 	pthread_cond_destroy(&a->cv);
+	if (a->wal_fd >= 0)
+		close(a->wal_fd);
 	db_close(a->wdb);
 	db_close(a->db);
 	if (a->sk)
 		sodium_free(a->sk);
 	free(a->witness);
+	pthread_mutex_destroy(&a->sync_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

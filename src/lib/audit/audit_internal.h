@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -68,7 +69,22 @@ struct audit {
 	pthread_mutex_t lock;
 	struct db *db;  /* readers: a connection per thread */
 	struct db *wdb; /* the leader's: one connection, whichever thread leads */
-	char wal_path[PATH_MAX]; /* its write-ahead log, synced for durable records */
+	/* Its write-ahead log, synced for durable records through one descriptor
+	 * held from the open on: Linux reports a write-back error to every
+	 * descriptor open when it happened, but to a descriptor opened later
+	 * not at all once another sync (sqlite's checkpoint, another mount's)
+	 * has taken it. A failed sync stays failed (sync_failed, under lock):
+	 * a second sync on the same descriptor would no longer see the error. */
+	char wal_path[PATH_MAX];
+	int wal_fd;
+	/* One sync covers every batch committed before it started: batches are
+	 * numbered as they commit, and a durable waiter whose batch a finished
+	 * sync covered needs none of its own. */
+	atomic_uint_fast64_t committed;  /* batches committed so far */
+	pthread_mutex_t sync_lock;       /* the syncs, one at a time, and: */
+	uint64_t synced;                 /* the batches a finished sync covers */
+	bool sync_failed;
+	int last_batch_err; /* the last batch's result (lock): a full queue after a failure denies */
 	int sync_mode;  /* wdb's synchronous= (leader only): -1 unknown */
 	/* The chain's end as this process last wrote it (lock): saves a query per
 	 * record; if another mount of the store appended meanwhile, the insert

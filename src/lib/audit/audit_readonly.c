@@ -47,7 +47,9 @@ int audit_open_readonly(const char *dir, const unsigned char store_id[16], struc
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	pthread_mutex_init(&a->sync_lock, NULL);
 	a->sync_mode = -1;
+	a->wal_fd = -1;
 	memcpy(a->store_id, store_id, 16);
 	int rc = (size_t)snprintf(path, sizeof path, "%s/%s", dir, AUDIT_DB_FILE) < sizeof path
 			 ? 0 : ENAMETOOLONG;
