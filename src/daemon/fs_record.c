@@ -197,15 +197,16 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 	/* Closes and new versions gate nothing: they ride with the next record. */
 	bool closing = strcmp(action, "close") == 0;
 	bool gates = !closing && strcmp(action, "version") != 0;
+	bool sensitive = def && def->cls->sensitive;
 	/* A sensitive access waits for a commit that survives power loss: its
-	 * open (and a new version of it), before they happen. Its close, after
-	 * the access, gates nothing (and was a second disk sync per read): it
-	 * rides with the next batch, as every close does, unless every record
-	 * is to be durable (audit durable all, -o audit_durable). */
-	bool durable = (!closing && def && def->cls->sensitive) || w->fs->audit_durable ||
-		       w->pol->audit_durable;
-	int rc = !log ? EIO : gates || durable ? audit_append(log, &ev, durable)
-					       : audit_note(log, &ev);
+	 * open (and a new version of it), before they happen. Its close (the
+	 * bytes read) is committed before the RELEASE ends, surviving a crash
+	 * of custfs, but waits for no disk sync (that was a second one per
+	 * read), unless every record is to be durable (audit durable all, -o
+	 * audit_durable). */
+	bool durable = (!closing && sensitive) || w->fs->audit_durable || w->pol->audit_durable;
+	int rc = !log ? EIO : gates || durable || sensitive ? audit_append(log, &ev, durable)
+							    : audit_note(log, &ev);
 	if (rc)
 		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
 			action, (unsigned)w->uid, strerror(rc));
