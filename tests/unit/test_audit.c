@@ -1178,6 +1178,19 @@ out:
 	return check_failed_ == failed_before;
 }
 
+static int64_t count_rows(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	int64_t n = -1;
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return n;
+}
+
 /* A durable record is granted only once the write-ahead log is synced, and
  * a sync that failed once fails every durable append after it (Linux
  * reports a write-back error once): here the log's name leads to another
@@ -1217,11 +1230,37 @@ static void test_a_failed_sync_stays_failed(void)
 	CHECK_EQ_INT(unlink(wal), 0);
 	CHECK_EQ_INT(rename(moved, wal), 0);            /* the right name again */
 	CHECK(audit_append(c.a, &ev, true) != 0);      /* still denied */
+	audit_flush(c.a);
+	/* Each denied one is on the record as denied after its allowed record. */
+	CHECK_EQ_INT(count_rows(c.db, "SELECT count(*) FROM audit WHERE rule='not-durable' "
+				      "AND allow=0 AND action='open-read'"), 2);
 	close_log(&c);
 	if (CHECK_EQ_INT(open_log(&c), 0)) {
 		CHECK_EQ_INT(audit_append(c.a, &ev, true), 0); /* a new open starts afresh */
 		close_log(&c);
 	}
+
+	/* Afresh: a log left with frames (another connection kept it; a mount
+	 * that failed or crashed leaves one so) is copied into the database and
+	 * emptied when the log is opened, so no new record chains on its frames. */
+	check_ctx("the log starts afresh");
+	sqlite3 *other = NULL;
+	CHECK_EQ_INT(sqlite3_open_v2(c.db, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(other, "SELECT count(*) FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	if (CHECK_EQ_INT(open_log(&c), 0)) {
+		for (int i = 0; i < 20; i++)
+			CHECK_EQ_INT(audit_append(c.a, &ev, false), 0);
+		close_log(&c); /* not the last connection: the log keeps its frames */
+	}
+	struct stat st;
+	CHECK(stat(wal, &st) == 0 && st.st_size > 0);
+	int64_t before = count_rows(c.db, "SELECT count(*) FROM audit");
+	if (CHECK_EQ_INT(open_log(&c), 0)) {
+		CHECK(stat(wal, &st) == 0 && st.st_size == 0);
+		CHECK_EQ_INT(count_rows(c.db, "SELECT count(*) FROM audit"), before);
+		close_log(&c);
+	}
+	sqlite3_close(other);
 	check_ctx("%s", "");
 	nftw(c.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

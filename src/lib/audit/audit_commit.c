@@ -262,8 +262,15 @@ int audit_append(struct audit *a, const struct audit_event *ev, bool durable)
 	int err = queue_ready_locked(a) ? enqueue_locked(a, ev, durable, true) : ENOMEM;
 	pthread_mutex_unlock(&a->lock);
 	/* Committed (the count includes its batch): now on disk, or denied. */
-	if (err == COMMITTED_UNSYNCED)
-		err = sync_log(a, atomic_load(&a->committed));
+	if (err == COMMITTED_UNSYNCED && (err = sync_log(a, atomic_load(&a->committed)))) {
+		/* Its record says allowed: the log says what happened next. */
+		struct audit_event denied = *ev;
+		denied.time_ns = 0;
+		denied.allow = false;
+		denied.rule = "not-durable";
+		denied.reason = "its record could not be synced to disk: denied";
+		audit_note(a, &denied);
+	}
 	if (err)
 		log_err("audit: cannot record %s by uid %u: %s", ev->action ? ev->action : "",
 			(unsigned)ev->uid, strerror(err));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "log.h"
 
 static const char schema_sql[] =
 	"PRAGMA journal_mode=WAL;"
@@ -175,6 +176,35 @@ int audit_reseal_done(struct audit *a)
 	return rc;
 }
 
+/* A write-back error taken by an earlier process (a mount that failed, or
+ * crashed) is reported to nobody opening the log later, yet the frames it
+ * lost may still be in the log, and recovery after a power loss drops every
+ * frame after the first bad one: our synced records with them. So the log
+ * starts afresh: everything in it is copied into the database (from the
+ * page cache, which still holds it), the database synced, the log emptied.
+ * An I/O error doing so fails every durable append; a log that other
+ * connections are using (another mount) cannot be emptied now, and stays
+ * as it is (the same as sqlite's own synchronous=FULL would do). */
+static void start_log_afresh(struct audit *a)
+{
+	int busy = 0, log_pages = 0, copied = 0;
+	sqlite3 *conn = db_single_conn(a->wdb);
+	/* Another mount at work: copy what can be copied, wait for nobody. */
+	sqlite3_busy_timeout(conn, 100);
+	int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
+					   &copied);
+	sqlite3_busy_timeout(conn, DB_BUSY_TIMEOUT_MS);
+	busy = rc == SQLITE_BUSY || (rc == SQLITE_OK && log_pages > 0 && copied < log_pages);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		a->sync_failed = true;
+		log_err("audit: %s cannot be written to the database (%s): every access that needs "
+			"a durable record is denied until custfs is mounted again", a->wal_path,
+			sqlite3_errmsg(conn));
+	} else if (busy) {
+		log_info("audit: %s is in use by another process: not started afresh", a->wal_path);
+	}
+}
+
 int audit_open(const char *dir, const unsigned char *master, const unsigned char store_id[16],
 	       struct audit **out, char *err, size_t errlen)
 {
@@ -246,6 +276,7 @@ int audit_open(const char *dir, const unsigned char *master, const unsigned char
 		audit_close(a);
 		return rc;
 	}
+	start_log_afresh(a);
 	*out = a;
 	return 0;
 }

@@ -86,7 +86,7 @@ static int conn_open(const char *path, bool create, struct conn **out)
 		return e;
 	}
 	sqlite3_extended_result_codes(c->handle, 1);
-	sqlite3_busy_timeout(c->handle, 5000);
+	sqlite3_busy_timeout(c->handle, DB_BUSY_TIMEOUT_MS);
 	/* temp_store=MEMORY: sqlite never writes temp files; foreign keys guard ids. */
 	rc = sqlite3_exec(c->handle,
 			  "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
@@ -356,6 +356,11 @@ int db_open_single(const char *path, struct db **out)
 	db->single->db = db;
 	*out = db;
 	return 0;
+}
+
+sqlite3 *db_single_conn(struct db *db)
+{
+	return db->single ? db->single->handle : NULL;
 }
 
 void db_close(struct db *db)

@@ -18,6 +18,11 @@ int db_open(const char *path, bool create, const char *create_sql, struct db **o
 /* Opens PATH (existing) with one connection that every thread uses: the
  * caller makes them take turns. Its page cache stays warm across threads. */
 int db_open_single(const char *path, struct db **out);
+/* How long a statement waits for another connection's lock. */
+#define DB_BUSY_TIMEOUT_MS 5000
+
+/* The one connection of a db_open_single database (checkpoints). */
+sqlite3 *db_single_conn(struct db *db);
 /* Runs a script of statements (schemas, upgrades) on the calling thread's
  * connection. 0 or errno. */
 int db_script(struct db *db, const char *sql, const char *what);
