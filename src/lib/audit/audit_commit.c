@@ -256,20 +256,41 @@ static int enqueue_locked(struct audit *a, const struct audit_event *ev, bool du
 	return wait ? result : 0;
 }
 
+/* EV's access, denied because its record cannot be made durable: on the
+ * record as such (written if the log still takes writes). */
+static void note_not_durable(struct audit *a, const struct audit_event *ev)
+{
+	struct audit_event denied = *ev;
+	denied.time_ns = 0;
+	denied.allow = false;
+	denied.rule = "not-durable";
+	denied.reason = "its record could not be synced to disk: denied";
+	audit_note(a, &denied);
+}
+
+static bool sync_has_failed(struct audit *a)
+{
+	pthread_mutex_lock(&a->sync_lock);
+	bool failed = a->sync_failed;
+	pthread_mutex_unlock(&a->sync_lock);
+	return failed;
+}
+
 int audit_append(struct audit *a, const struct audit_event *ev, bool durable)
 {
-	pthread_mutex_lock(&a->lock);
-	int err = queue_ready_locked(a) ? enqueue_locked(a, ev, durable, true) : ENOMEM;
-	pthread_mutex_unlock(&a->lock);
-	/* Committed (the count includes its batch): now on disk, or denied. */
-	if (err == COMMITTED_UNSYNCED && (err = sync_log(a, atomic_load(&a->committed)))) {
-		/* Its record says allowed: the log says what happened next. */
-		struct audit_event denied = *ev;
-		denied.time_ns = 0;
-		denied.allow = false;
-		denied.rule = "not-durable";
-		denied.reason = "its record could not be synced to disk: denied";
-		audit_note(a, &denied);
+	int err;
+	if (durable && sync_has_failed(a)) {
+		/* Known to fail: no record that says allowed, only the denial. */
+		note_not_durable(a, ev);
+		err = EIO;
+	} else {
+		pthread_mutex_lock(&a->lock);
+		err = queue_ready_locked(a) ? enqueue_locked(a, ev, durable, true) : ENOMEM;
+		pthread_mutex_unlock(&a->lock);
+		/* Committed (the count includes its batch): now on disk, or denied;
+		 * its record says allowed, and the log then says what happened. */
+		if (err == COMMITTED_UNSYNCED && (err = sync_log(a, atomic_load(&a->committed))))
+			note_not_durable(a, ev);
 	}
 	if (err)
 		log_err("audit: cannot record %s by uid %u: %s", ev->action ? ev->action : "",
