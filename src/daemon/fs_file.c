@@ -113,8 +113,14 @@ static int decide_open(const struct who *w, const struct field_row *f, int flags
 		note_denial(w, c, *def, fail == &rd ? RIGHT_READ : wright, fail);
 		return EACCES;
 	}
-	if (record_access(w, c, *def, action, rep, 0, 0, NULL) != 0)
+	if (record_access(w, c, *def, action, rep, 0, 0, NULL) != 0) {
+		/* Told in .custfs/why too: the daemon's log alone answers nobody. */
+		note_refusal(w, N_("an open"),
+			     N_("its audit record could not be written, and nothing is opened "
+				"without one (R5.1); nothing was decrypted. The daemon's log "
+				"says why: tell the technical department"));
 		return EACCES;
+	}
 	*out = *rep;
 	out->masked = rd.masked;
 	return 0;

@@ -195,6 +195,9 @@ def test_unwritable_audit_log_denies_and_decrypts_nothing(logged, people):
         db.rollback()
         db.close()
     assert "cannot be written" in m.log_text() and "denying" in m.log_text()
+    # The person is told too, not only the daemon's log.
+    why = as_user(people["sales"], "cat", m.path(".custfs", "why")).stdout.decode()
+    assert "refused an open" in why and "audit record could not be written" in why
     assert as_user(people["sales"], "cat", f).returncode == 0
 
 
