@@ -205,8 +205,8 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 	 * read), unless every record is to be durable (audit durable all, -o
 	 * audit_durable). */
 	bool durable = (!closing && sensitive) || w->fs->audit_durable || w->pol->audit_durable;
-	int rc = !log ? EIO : gates || durable || sensitive ? audit_append(log, &ev, durable)
-							    : audit_note(log, &ev);
+	bool waits = gates || durable || sensitive;
+	int rc = !log ? EIO : waits ? audit_append(log, &ev, durable) : audit_note(log, &ev);
 	if (rc)
 		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
 			action, (unsigned)w->uid, strerror(rc));

@@ -187,14 +187,14 @@ int audit_reseal_done(struct audit *a)
  * as it is (the same as sqlite's own synchronous=FULL would do). */
 static void start_log_afresh(struct audit *a)
 {
-	int busy = 0, log_pages = 0, copied = 0;
+	int log_pages = 0, copied = 0;
 	sqlite3 *conn = db_single_conn(a->wdb);
 	/* Another mount at work: copy what can be copied, wait for nobody. */
 	sqlite3_busy_timeout(conn, 100);
 	int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
 					   &copied);
 	sqlite3_busy_timeout(conn, DB_BUSY_TIMEOUT_MS);
-	busy = rc == SQLITE_BUSY || (rc == SQLITE_OK && log_pages > 0 && copied < log_pages);
+	bool busy = rc == SQLITE_BUSY || (rc == SQLITE_OK && copied < log_pages);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		a->sync_failed = true;
 		log_err("audit: %s cannot be written to the database (%s): every access that needs "
