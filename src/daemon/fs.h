@@ -261,8 +261,8 @@ enum handle_kind { H_FIELD, H_SCRATCH, H_WHY, H_EXPLAIN, H_CMD };
 struct handle {
 	pthread_mutex_t lock; /* serialises this handle's reads, writes and commits */
 	/* The open file's reference, plus one per read in progress: a read
-	 * replies under the buffer's lock, and the RELEASE its reply lets
-	 * through may run at once on another thread (handle_put). */
+	 * replies from the buffer, and the RELEASE its reply lets through may
+	 * run at once on another thread (handle_put). */
 	atomic_int refs;
 	enum handle_kind kind;
 	fuse_ino_t ino; /* the inode it was opened on: the kernel's pages of it */
@@ -338,6 +338,10 @@ int still_allowed(struct fs *fs, struct handle *h, enum access_right right);
 int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_too);
 void record_close(struct fs *fs, const struct handle *h);
 int truncate_field(const struct who *w, int64_t field_id, off_t size);
+/* Whether a handle's bytes can no longer change: a field opened only to read
+ * (its value was decided and decrypted at the open). Such a handle is read
+ * without its lock. */
+bool handle_value_fixed(const struct handle *h);
 int handle_read(struct fs *fs, struct handle *h, size_t size, off_t off, const void **data,
 		size_t *len);
 int handle_write(struct fs *fs, struct handle *h, const char *buf, size_t size, off_t off);

@@ -196,15 +196,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	atomic_fetch_add(&h->refs, 1); /* the reply may let the RELEASE through */
-	pthread_mutex_t *lock = buf_lock(h);
-	pthread_mutex_lock(lock);
+	/* A value that cannot change is read without the lock: the RELEASE the
+	 * reply lets through then does not wait for this thread to unlock (it
+	 * did, about once an open: a futex wait and a wake-up). */
+	pthread_mutex_t *lock = handle_value_fixed(h) ? NULL : buf_lock(h);
+	if (lock)
+		pthread_mutex_lock(lock);
 	rc = handle_read(fs, h, size, off, &data, &len);
 	/* fuse_reply_buf copies into the kernel before returning. */
 	if (rc)
 		reply_err(req, rc);
 	else
 		fuse_reply_buf(req, data, len);
-	pthread_mutex_unlock(lock);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	handle_put(fs, h);
 }
 
