@@ -259,7 +259,9 @@ int decide(const struct who *w, const struct customer *c, const struct field_def
 enum handle_kind { H_FIELD, H_SCRATCH, H_WHY, H_EXPLAIN, H_CMD };
 
 struct handle {
-	pthread_mutex_t lock; /* serialises this handle's reads, writes and commits */
+	/* serialises this handle's reads, writes and commits (a value opened
+	 * only to read is read without it: handle_value_fixed) */
+	pthread_mutex_t lock;
 	/* The open file's reference, plus one per read in progress: a read
 	 * replies from the buffer, and the RELEASE its reply lets through may
 	 * run at once on another thread (handle_put). */

@@ -401,7 +401,8 @@ static struct secbuf *buf_of(struct handle *h)
 
 bool handle_value_fixed(const struct handle *h)
 {
-	return h->kind == H_FIELD && !h->writable && !h->emptied && !h->sn;
+	/* all three are set at the open and never change */
+	return h->kind == H_FIELD && !h->writable && !h->sn;
 }
 
 int handle_read(struct fs *fs, struct handle *h, size_t size, off_t off, const void **data,
