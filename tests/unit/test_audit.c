@@ -20,6 +20,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1267,6 +1268,85 @@ static void test_a_failed_sync_stays_failed(void)
 	nftw(c.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Group commit under contention: threads append at once (some durably,
+ * some notes with no waiter), the last appends all together; every append
+ * returns, every one that returned 0 is in the log once, and the chain
+ * verifies. */
+enum { APPENDERS = 8, APPENDS_EACH = 250 };
+
+struct appender {
+	struct audit *a;
+	pthread_barrier_t *last; /* the last appends start together */
+	int n;
+	int ok, notes;
+};
+
+static void *append_many(void *p)
+{
+	struct appender *ap = p;
+	for (int i = 0; i < APPENDS_EACH; i++) {
+		struct audit_event ev = {
+			.uid = 3000 + (uid_t)ap->n, .login = "many", .department = "sales",
+			.pid = 100 + ap->n, .comm = "cat", .exe = "/usr/bin/cat", .mount = "/m",
+			.view = "", .customer_id = i + 1, .field = "phone", .cls = "contact",
+			.action = i % 5 == 4 && i != APPENDS_EACH - 1 ? "close" : "open-read", .allow = true, .rule = "grant",
+			.reason = "", .detail = "",
+		};
+		/* All at once: one writes, the rest queue behind it with no one
+		 * after them; one of them must write the rest. */
+		if (i == APPENDS_EACH - 1)
+			pthread_barrier_wait(ap->last);
+		if (i % 5 == 4 && i != APPENDS_EACH - 1)
+			ap->notes += audit_note(ap->a, &ev) == 0;
+		else
+			ap->ok += audit_append(ap->a, &ev, i % 7 == 3) == 0;
+	}
+	return NULL;
+}
+
+static void test_appends_at_once_each_get_their_batch(void)
+{
+	struct ctx c;
+	memset(&c, 0, sizeof c);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(c.dir, sizeof c.dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(c.dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(c.db, sizeof c.db, "%s/%s", c.dir, AUDIT_DB_FILE);
+	check_ctx("appends at once each get their batch");
+	if (!CHECK_EQ_INT(open_log(&c), 0))
+		return;
+	pthread_t t[APPENDERS];
+	struct appender ap[APPENDERS];
+	pthread_barrier_t last;
+	pthread_barrier_init(&last, NULL, APPENDERS);
+	for (int i = 0; i < APPENDERS; i++) {
+		ap[i] = (struct appender){ .a = c.a, .last = &last, .n = i };
+		CHECK_EQ_INT(pthread_create(&t[i], NULL, append_many, &ap[i]), 0);
+	}
+	int ok = 0, notes = 0;
+	for (int i = 0; i < APPENDERS; i++) {
+		pthread_join(t[i], NULL);
+		ok += ap[i].ok;
+		notes += ap[i].notes;
+	}
+	pthread_barrier_destroy(&last);
+	CHECK_EQ_INT(ok, APPENDERS * (APPENDS_EACH * 4 / 5 + 1));
+	CHECK_EQ_INT(audit_flush(c.a), 0);
+	CHECK_EQ_INT(count_rows(c.db, "SELECT count(*) FROM audit WHERE action='open-read'"), ok);
+	CHECK_EQ_INT(count_rows(c.db, "SELECT count(*) FROM audit WHERE action='close'"), notes);
+	CHECK_EQ_INT(count_rows(c.db, "SELECT max(seq) - min(seq) + 1 - count(*) FROM audit"), 0);
+	char out[4096] = "";
+	FILE *f = fmemopen(out, sizeof out, "w");
+	CHECK_EQ_INT(audit_verify(c.a, NULL, 0, f), 0);
+	fclose(f);
+	close_log(&c);
+	check_ctx("%s", "");
+	nftw(c.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(int argc, char **argv)
 {
 	if (crypto_init() != 0) {
@@ -1305,8 +1385,10 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	if (argc <= 1)
+	if (argc <= 1) {
 		test_a_failed_sync_stays_failed();
+		test_appends_at_once_each_get_their_batch();
+	}
 	printf("\ncases: %zu passed, %zu failed (%zu of them known holes)\n", npass, nfailed, nholes);
 	for (size_t i = 0; i < nfailed; i++)
 		printf("  failed: %s\n", failed[i]);
