@@ -504,6 +504,7 @@ def test_bench_smoke_as_staff_and_at_two_sizes(workdir):
     out = p.stdout.decode()
     assert p.returncode == 0, out + p.stderr.decode()
     assert "open+read" in out and "stat" in out and "ls -lR of the large store" in out
+    assert "stat cold" in out and "pread64" in out
 
 
 def test_a_daemonized_mount_logs_where_it_can_be_read(demo_store, workdir):
