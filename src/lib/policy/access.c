@@ -117,7 +117,11 @@ static unsigned char field_bits(const struct policy *p, const struct role *role,
 	return bits;
 }
 
-void access_decide(const struct policy *p, const struct access_request *r, struct decision *d,
+/* Words for a trace only: a decision without one (every open and read) does
+ * not look up translations it would not show. */
+#define TRACE_(c, s) ((c)->trace ? _(s) : "")
+
+static void decide(const struct policy *p, const struct access_request *r, struct decision *d,
 		   void (*trace)(void *ctx, const char *line), void *tctx)
 {
 	const struct ctx c = { trace, tctx };
@@ -127,7 +131,6 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 	memset(d, 0, sizeof *d);
 	d->rule = "default-deny";
 	snprintf(d->reason, sizeof d->reason, "no rule grants this");
-	snprintf(d->says, sizeof d->says, "%s", _("no rule grants this"));
 
 	if (r->uid == 0) {
 		/* Root is not staff: a sensitive record read by root skips the
@@ -172,8 +175,8 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		return;
 	}
 	step(&c, N_("staff type %s reaches level %d%s%s"), st->name, st->max_level,
-	     st->scoped ? _(", named customers only") : "",
-	     st->expiring ? _(", with an end date") : "");
+	     st->scoped ? TRACE_(&c, ", named customers only") : "",
+	     st->expiring ? TRACE_(&c, ", with an end date") : "");
 	if (st->expiring && (!e->end_date[0] || strcmp(e->end_date, r->today) < 0)) {
 		if (e->end_date[0])
 			deny(d, &c, "expired", N_("%s's engagement has ended (R1.2)"), e->login);
@@ -223,7 +226,7 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		const struct role *role = usable_grant(p, e, st, dept, g, r, &why);
 		if (!role) {
 			step(&c, N_("grant #%lld (role %s) does not count: %s"), (long long)g->id,
-			     g->role, _(why));
+			     g->role, TRACE_(&c, why));
 			continue;
 		}
 		if (!f) {
@@ -244,8 +247,10 @@ void access_decide(const struct policy *p, const struct access_request *r, struc
 		unsigned char b = field_bits(p, role, dept, st, r->view, f->index);
 		step(&c, N_("grant #%lld (role %s) gives %s on %s (class %s)"), (long long)g->id,
 		     role->name,
-		     b == (R_READ | R_WRITE) ? _("read and write") : b == R_READ ? _("read")
-							: b == R_WRITE ? _("write") : _("nothing"),
+		     b == (R_READ | R_WRITE) ? TRACE_(&c, "read and write")
+		     : b == R_READ	     ? TRACE_(&c, "read")
+		     : b == R_WRITE	     ? TRACE_(&c, "write")
+					     : TRACE_(&c, "nothing"),
 		     f->name, f->cls->name);
 		if (b && !via)
 			via = g;
@@ -357,4 +362,13 @@ bool checkout_covers(const struct checkout *co, int64_t customer_id, const struc
 	if (co->field[0])
 		return strcmp(co->field, f->name) == 0;
 	return !co->cls[0] || strcmp(co->cls, f->cls->name) == 0;
+}
+
+void access_decide(const struct policy *p, const struct access_request *r, struct decision *d,
+		   void (*trace)(void *ctx, const char *line), void *tctx)
+{
+	decide(p, r, d, trace, tctx);
+	/* The default denial stands (deny() gives every other its words). */
+	if (!d->allow && !d->says[0])
+		snprintf(d->says, sizeof d->says, "%s", _("no rule grants this"));
 }
