@@ -38,6 +38,9 @@ struct access_request {
 	const char *today;            /* YYYY-MM-DD */
 	int64_t now_ns;               /* for checkouts' end times */
 	const struct role *view;      /* the mount's view, or NULL */
+	/* Only a denial is put in words (a listing, a stat, a re-check at a
+	 * read: nothing records an allow of theirs); reason is then "". */
+	bool quiet;
 };
 
 struct decision {

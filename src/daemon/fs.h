@@ -219,6 +219,10 @@ locale_t who_speak_pid(pid_t pid);
 /* Decides without recording (attributes, listings, access(2)). */
 void judge(const struct who *w, const struct customer *c, const struct field_def *def,
 	   enum access_right right, struct decision *d);
+/* judge, for a caller that records no allow (a stat, a listing, a re-check):
+ * an allow's reason is left unwritten (""); a denial's is as judge's. */
+void judge_quiet(const struct who *w, const struct customer *c, const struct field_def *def,
+		 enum access_right right, struct decision *d);
 /* Whether the caller may see a node at all: what they may not see is ENOENT. */
 int visible(const struct who *w, const struct customer *c, const struct field_def *def);
 

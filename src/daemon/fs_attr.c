@@ -33,7 +33,7 @@ void attr_dir(const struct who *w, struct stat *st, fuse_ino_t ino, mode_t mode,
 void attr_customer(const struct who *w, struct stat *st, const struct customer *c)
 {
 	struct decision d;
-	judge(w, c, NULL, RIGHT_WRITE, &d);
+	judge_quiet(w, c, NULL, RIGHT_WRITE, &d);
 	attr_dir(w, st, ino_of(K_CUSTOMER, c->id), d.allow ? 0700 : 0500, c->created_ns);
 }
 
@@ -61,8 +61,8 @@ int attr_field(const struct who *w, struct stat *st, const struct customer *c,
 		log_err("field #%lld: its id does not fit an inode number", (long long)f->id);
 		return EOVERFLOW;
 	}
-	judge(w, c, def, RIGHT_READ, &rd);
-	judge(w, c, def, RIGHT_WRITE, &wd);
+	judge_quiet(w, c, def, RIGHT_READ, &rd);
+	judge_quiet(w, c, def, RIGHT_WRITE, &wd);
 	/* The committed size (a masked view has the same size: mask.h), except
 	 * for a person writing it: their inode is theirs alone, so their stat
 	 * and fstat show their pending bytes. */

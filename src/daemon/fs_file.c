@@ -265,7 +265,7 @@ int still_allowed(struct fs *fs, struct handle *h, enum access_right right)
 		 * was written under the rights of its start: after any change of them
 		 * it reads no more (a copy of a returned checkout's value, or of an
 		 * unmasked phone, outlives nothing). */
-		judge(&w, &c, NULL, RIGHT_WRITE, &d);
+		judge_quiet(&w, &c, NULL, RIGHT_WRITE, &d);
 		if (!d.allow)
 			return EACCES;
 		if (right == RIGHT_READ) {
@@ -284,7 +284,7 @@ int still_allowed(struct fs *fs, struct handle *h, enum access_right right)
 	const struct field_def *def = catalog_field(w.cat, h->field);
 	if (!def)
 		return EACCES;
-	judge(&w, &c, def, right, &d);
+	judge_quiet(&w, &c, def, right, &d);
 	/* The same right it was opened under: a sensitive field's checkout is
 	 * that checkout, not a later one. */
 	if (d.allow && d.masked == h->masked && d.checkout_id == h->checkout_id)
@@ -293,6 +293,9 @@ int still_allowed(struct fs *fs, struct handle *h, enum access_right right)
 	if (d.allow && d.masked == h->masked)
 		snprintf(d.reason, sizeof d.reason, "it was opened under checkout #%lld, which has "
 			 "ended; open it again", (long long)h->checkout_id);
+	else if (d.allow) /* a quiet allow has no words of its own */
+		snprintf(d.reason, sizeof d.reason, "its masking has changed since it was opened; "
+			 "open it again");
 	log_info("deny: uid %u %s customer #%lld/%s on an open file: %s [%s]", (unsigned)h->uid,
 		 access_right_name(right), (long long)h->customer_id, h->field,
 		 d.allow ? "its masking changed" : d.reason, d.allow ? "mask" : d.rule);

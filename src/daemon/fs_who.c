@@ -42,8 +42,8 @@ void who_from_req(struct who *w, fuse_req_t req)
 	who_init(w, fuse_req_userdata(req), req, ctx->uid, ctx->gid, ctx->pid);
 }
 
-void judge(const struct who *w, const struct customer *c, const struct field_def *def,
-	   enum access_right right, struct decision *d)
+static void judge_as(const struct who *w, const struct customer *c, const struct field_def *def,
+		     enum access_right right, struct decision *d, bool quiet)
 {
 	if (w->broken) {
 		memset(d, 0, sizeof *d);
@@ -64,14 +64,27 @@ void judge(const struct who *w, const struct customer *c, const struct field_def
 		.today = w->today,
 		.now_ns = clock_now_ns(),
 		.view = w->view,
+		.quiet = quiet,
 	};
 	access_decide(w->pol, &ar, d, NULL, NULL);
+}
+
+void judge(const struct who *w, const struct customer *c, const struct field_def *def,
+	   enum access_right right, struct decision *d)
+{
+	judge_as(w, c, def, right, d, false);
+}
+
+void judge_quiet(const struct who *w, const struct customer *c, const struct field_def *def,
+		 enum access_right right, struct decision *d)
+{
+	judge_as(w, c, def, right, d, true);
 }
 
 int visible(const struct who *w, const struct customer *c, const struct field_def *def)
 {
 	struct decision d;
-	judge(w, c, def, RIGHT_LIST, &d);
+	judge_quiet(w, c, def, RIGHT_LIST, &d);
 	return d.allow ? 0 : ENOENT;
 }
 

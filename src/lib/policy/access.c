@@ -22,6 +22,7 @@ const char *access_right_name(enum access_right r)
 struct ctx {
 	void (*trace)(void *, const char *);
 	void *tctx;
+	bool quiet; /* access_request.quiet, and no trace */
 };
 
 static void step(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -63,7 +64,10 @@ static void allow(struct decision *d, const struct ctx *c, const char *rule, con
 	va_list ap, tr;
 	va_start(ap, fmt);
 	va_copy(tr, ap);
-	vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+	if (c->quiet)
+		d->reason[0] = '\0';
+	else
+		vsnprintf(d->reason, sizeof d->reason, fmt, ap);
 	/* Only a trace shows an allow's reason to a person. */
 	if (c->trace)
 		vsnprintf(d->says, sizeof d->says, _(fmt), tr);
@@ -124,7 +128,7 @@ static unsigned char field_bits(const struct policy *p, const struct role *role,
 static void decide(const struct policy *p, const struct access_request *r, struct decision *d,
 		   void (*trace)(void *ctx, const char *line), void *tctx)
 {
-	const struct ctx c = { trace, tctx };
+	const struct ctx c = { trace, tctx, r->quiet && !trace };
 	const struct employee *e = r->emp;
 	const struct field_def *f = r->field;
 
