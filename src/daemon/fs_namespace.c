@@ -85,7 +85,7 @@ int do_lookup(const struct who *w, fuse_ino_t parent, const char *name, struct s
 		rc = vault_customer_by_name(w->fs->v, name, &c);
 		if (!rc) {
 			struct decision d;
-			judge(w, &c, NULL, RIGHT_LIST, &d);
+			judge_quiet(w, &c, NULL, RIGHT_LIST, &d);
 			if (!d.allow) {
 				/* Hidden is nonexistent, and the probe is on the record
 				 * (coalesced: ls and shells ask again and again). */
@@ -102,7 +102,7 @@ int do_lookup(const struct who *w, fuse_ino_t parent, const char *name, struct s
 		def = catalog_field(w->cat, name);
 		if (def) {
 			struct decision d;
-			judge(w, &c, def, RIGHT_LIST, &d);
+			judge_quiet(w, &c, def, RIGHT_LIST, &d);
 			if (!d.allow) {
 				/* A field out of the person's reach is not there for them,
 				 * whether it holds a value or not, and the probe is on the
@@ -348,7 +348,7 @@ static int rename_scratch_to_field(const struct who *w, struct scratch_node *n,
 	struct field_row f;
 	struct write_result res;
 	struct decision d;
-	judge(w, c, def, RIGHT_LIST, &d);
+	judge_quiet(w, c, def, RIGHT_LIST, &d);
 	if (!d.allow) {
 		/* A field the caller may not see: refused alike whether it holds a
 		 * value or not ("denied write" or "create" would tell them). */
@@ -503,7 +503,7 @@ int do_create(const struct who *w, fuse_ino_t parent, const char *name, mode_t m
 	if ((rc = customer_seen(w, pid, &c)))
 		return rc;
 	def = catalog_field(w->cat, name);
-	if (def && (judge(w, &c, def, RIGHT_LIST, &d), !d.allow)) {
+	if (def && (judge_quiet(w, &c, def, RIGHT_LIST, &d), !d.allow)) {
 		/* A field the caller may not see: refused alike whether it holds a
 		 * value or not (EEXIST or ENOENT would tell them). */
 		note_denial(w, &c, def, RIGHT_CREATE, &d);
