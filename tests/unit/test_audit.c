@@ -1192,6 +1192,19 @@ static int64_t count_rows(const char *db, const char *sql)
 	return n;
 }
 
+/* A fresh temporary directory for a log of its own, in C. */
+static void fresh_dir(struct ctx *c)
+{
+	memset(c, 0, sizeof *c);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(c->dir, sizeof c->dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(c->dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(c->db, sizeof c->db, "%s/%s", c->dir, AUDIT_DB_FILE);
+}
+
 /* A durable record is granted only once the write-ahead log is synced, and
  * a sync that failed once fails every durable append after it (Linux
  * reports a write-back error once): here the log's name leads to another
@@ -1200,14 +1213,7 @@ static int64_t count_rows(const char *db, const char *sql)
 static void test_a_failed_sync_stays_failed(void)
 {
 	struct ctx c;
-	memset(&c, 0, sizeof c);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(c.dir, sizeof c.dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(c.dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(c.db, sizeof c.db, "%s/%s", c.dir, AUDIT_DB_FILE);
+	fresh_dir(&c);
 	check_ctx("a failed sync stays failed");
 	struct audit_event ev = {
 		.time_ns = T0, .uid = 2000, .login = "sync", .department = "admin", .pid = 77,
@@ -1307,14 +1313,7 @@ static void *append_many(void *p)
 static void test_appends_at_once_each_get_their_batch(void)
 {
 	struct ctx c;
-	memset(&c, 0, sizeof c);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(c.dir, sizeof c.dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(c.dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(c.db, sizeof c.db, "%s/%s", c.dir, AUDIT_DB_FILE);
+	fresh_dir(&c);
 	check_ctx("appends at once each get their batch");
 	if (!CHECK_EQ_INT(open_log(&c), 0))
 		return;
