@@ -216,7 +216,8 @@ void who_from_req(struct who *w, fuse_req_t req);
 locale_t who_speak(const struct who *w);
 locale_t who_speak_pid(pid_t pid);
 
-/* Decides without recording (attributes, listings, access(2)). */
+/* Decides without recording, wording an allow for a caller that records it
+ * (an open, a create); judge_quiet for one that uses only the verdict. */
 void judge(const struct who *w, const struct customer *c, const struct field_def *def,
 	   enum access_right right, struct decision *d);
 /* judge, for a caller that records no allow (a stat, a listing, a re-check):

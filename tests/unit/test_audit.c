@@ -1101,20 +1101,26 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+/* *C, zeroed, with a fresh temporary directory for a log of its own. */
+static void fresh_dir(struct ctx *c)
+{
+	memset(c, 0, sizeof *c);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(c->dir, sizeof c->dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(c->dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(c->db, sizeof c->db, "%s/%s", c->dir, AUDIT_DB_FILE);
+}
+
 /* Runs one case; true if it gave exactly the expected verdict. */
 static bool run_case(const struct tcase *t, char *seen, size_t seencap)
 {
 	struct ctx c;
-	memset(&c, 0, sizeof c);
 	int failed_before = check_failed_;
-	const char *tmp = getenv("TMPDIR");
-	snprintf(c.dir, sizeof c.dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fresh_dir(&c);
 	snprintf(seen, seencap, "(no verdict)");
-	if (!mkdtemp(c.dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(c.db, sizeof c.db, "%s/%s", c.dir, AUDIT_DB_FILE);
 	snprintf(c.archive, sizeof c.archive, "%s/archive-1.jsonl", c.dir);
 	check_ctx("%s", t->name);
 
@@ -1192,18 +1198,6 @@ static int64_t count_rows(const char *db, const char *sql)
 	return n;
 }
 
-/* A fresh temporary directory for a log of its own, in C. */
-static void fresh_dir(struct ctx *c)
-{
-	memset(c, 0, sizeof *c);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(c->dir, sizeof c->dir, "%s/custfs-audit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(c->dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(c->db, sizeof c->db, "%s/%s", c->dir, AUDIT_DB_FILE);
-}
 
 /* A durable record is granted only once the write-ahead log is synced, and
  * a sync that failed once fails every durable append after it (Linux
@@ -1291,18 +1285,20 @@ static void *append_many(void *p)
 {
 	struct appender *ap = p;
 	for (int i = 0; i < APPENDS_EACH; i++) {
+		bool last = i == APPENDS_EACH - 1;
+		bool note = i % 5 == 4 && !last; /* a close: no waiter */
 		struct audit_event ev = {
 			.uid = 3000 + (uid_t)ap->n, .login = "many", .department = "sales",
 			.pid = 100 + ap->n, .comm = "cat", .exe = "/usr/bin/cat", .mount = "/m",
 			.view = "", .customer_id = i + 1, .field = "phone", .cls = "contact",
-			.action = i % 5 == 4 && i != APPENDS_EACH - 1 ? "close" : "open-read", .allow = true, .rule = "grant",
+			.action = note ? "close" : "open-read", .allow = true, .rule = "grant",
 			.reason = "", .detail = "",
 		};
 		/* All at once: one writes, the rest queue behind it with no one
 		 * after them; one of them must write the rest. */
-		if (i == APPENDS_EACH - 1)
+		if (last)
 			pthread_barrier_wait(ap->last);
-		if (i % 5 == 4 && i != APPENDS_EACH - 1)
+		if (note)
 			ap->notes += audit_note(ap->a, &ev) == 0;
 		else
 			ap->ok += audit_append(ap->a, &ev, i % 7 == 3) == 0;
