@@ -396,11 +396,25 @@ static int rename_field_to_scratch(const struct who *w, const struct customer *c
 		rc = field_present(w->fs, &f);
 	if (!rc)
 		rc = decide(w, c, def, RIGHT_READ, &d);
-	if (!rc && (d.masked || def->cls->sensitive))
-		rc = EACCES; /* masked and sensitive values are never copied to scratch files */
+	if (!rc && (d.masked || def->cls->sensitive)) {
+		/* A copy would outlive the masking or the checkout (R1.2, R3.5). */
+		note_refusal(w, N_("a copy of a field to a scratch file (a rename, as an editor's "
+				   "backup does)"),
+			     N_("masked and sensitive values are never copied to scratch files; an "
+				"editor can do without the backup (vim: set nobackup nowritebackup)"));
+		struct decision no = { .rule = "no-scratch-copy" };
+		snprintf(no.reason, sizeof no.reason,
+			 "masked and sensitive values are never copied to scratch files");
+		record_denial(w, c, def, "rename", &no, NULL);
+		rc = EACCES;
+	}
 	struct decision wd;
-	if (!rc && (judge(w, c, NULL, RIGHT_WRITE, &wd), !wd.allow))
-		rc = EACCES; /* scratch files are for those who may write to the customer */
+	if (!rc && (judge_quiet(w, c, NULL, RIGHT_WRITE, &wd), !wd.allow)) {
+		/* Scratch files are for those who may write to the customer. */
+		note_denial(w, c, NULL, RIGHT_WRITE, &wd);
+		record_denial(w, c, NULL, "rename", &wd, def->name);
+		rc = EACCES;
+	}
 	if (!rc && f.version > 0)
 		rc = load_presented(w, def, false, f.id, &value);
 	if (rc)

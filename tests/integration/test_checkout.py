@@ -252,6 +252,17 @@ def test_sensitive_values_are_never_copied_to_scratch_files(desk, people):
     p = as_user(fin, "mv", m.path("C1007", "credit_limit"), m.path("C1007", "credit_limit~"))
     assert p.returncode != 0
     assert as_user(fin, "ls", m.path("C1007")).stdout.decode().count("credit_limit") == 1
+    # The clerk is told why (not only refused), and the log has the refusal.
+    why = as_user(fin, "cat", m.path(".custfs", "why")).stdout.decode()
+    assert "never copied to scratch files" in why, why
+    for _ in range(50):   # a denial is queued, written within a second
+        rows = [json.loads(l) for l in ctl("audit", s, "--decision", "deny", "--action",
+                                           "rename", "--json").stdout.decode().splitlines()]
+        if any(r["rule"] == "no-scratch-copy" and r["login"] == fin for r in rows):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("no denial record of the copy: %r" % rows)
     # Checkout commands reach the audit log without the customer's name.
     rows = [json.loads(l) for l in ctl("audit", s, "--action", "command", "--json")
             .stdout.decode().splitlines()]
