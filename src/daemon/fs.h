@@ -364,8 +364,11 @@ int present_value(const struct policy *pol, const struct field_def *def, bool ma
 		  struct secbuf *out);
 int load_presented(const struct who *w, const struct field_def *def, bool masked,
 		   int64_t field_id, struct secbuf *out);
-int store_presented(const struct who *w, int64_t customer_id, const char *field,
-		    const struct secbuf *b, uid_t uid, bool durable, struct write_result *res);
+/* Stores B as a new version of C's FIELD by W, its record written first (a
+ * version the log cannot take is refused, EACCES, and noted). */
+int store_presented(const struct who *w, const struct customer *c, const char *field,
+		    const struct secbuf *b, int64_t checkout_id, bool durable,
+		    struct write_result *res);
 /* Whether B, as written, would be refused as FIELD's value: 0, or EINVAL or
  * EFBIG with *WHY the rule it breaks (what the store would say, without
  * storing). */

@@ -308,14 +308,19 @@ int still_allowed(struct fs *fs, struct handle *h, enum access_right right)
 
 /* H's value cannot be stored: from now on the handle stores nothing (not a
  * cut-off part of it either) and each write, fsync and close says so. */
-static int refuse_handle(const struct who *w, struct handle *h, int rc, const char *why)
+static void stop_handle(struct fs *fs, struct handle *h, int rc)
 {
-	struct customer c;
 	ASSERT_HELD(&h->lock);
 	h->refused = rc;
 	h->dirty = h->emptied = false;
 	if (h->registered)
-		inflight_settled(w->fs->inflight, h->field_id, h->uid);
+		inflight_settled(fs->inflight, h->field_id, h->uid);
+}
+
+static int refuse_handle(const struct who *w, struct handle *h, int rc, const char *why)
+{
+	struct customer c;
+	stop_handle(w->fs, h, rc);
 	if (vault_customer_get(w->fs->v, h->customer_id, &c) != 0) {
 		c = (struct customer){ .id = h->customer_id };
 		snprintf(c.name, sizeof c.name, "#%lld", (long long)h->customer_id);
@@ -339,9 +344,16 @@ int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_to
 		return EACCES;
 	}
 	who_of_handle(fs, h, &w);
-	int rc = store_presented(&w, h->customer_id, h->field, &h->buf, h->uid, durable, &res);
+	struct customer c = { .id = h->customer_id };
+	int rc = store_presented(&w, &c, h->field, &h->buf, h->checkout_id, durable, &res);
 	if (rc == EINVAL || rc == EFBIG)
 		return refuse_handle(&w, h, rc, res.why ? res.why : N_("invalid value"));
+	if (rc == EACCES) {
+		/* Its record could not be written (noted): refused for good, so
+		 * that a later flush or the release does not store it after all. */
+		stop_handle(fs, h, rc);
+		return rc;
+	}
 	if (rc) {
 		log_err("write failed: uid %u customer #%lld/%s: %s; nothing stored",
 			(unsigned)h->uid, (long long)h->customer_id, h->field, strerror(rc));
@@ -351,12 +363,6 @@ int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_to
 	/* Stored: a stat from now on shows the stored size, not these bytes. */
 	if (h->registered)
 		inflight_settled(fs->inflight, h->field_id, h->uid);
-	/* The new version, on the record (the value never is). */
-	char detail[48];
-	struct customer c = { .id = h->customer_id };
-	snprintf(detail, sizeof detail, "version %lld", (long long)res.version);
-	struct decision d = { .allow = true, .rule = "write", .checkout_id = h->checkout_id };
-	record_access(&w, &c, catalog_field(w.cat, h->field), "version", &d, 0, 0, detail);
 	return 0;
 }
 

@@ -373,7 +373,7 @@ static int rename_scratch_to_field(const struct who *w, struct scratch_node *n,
 				"write the value afresh"));
 		return EACCES;
 	}
-	rc = store_presented(w, c->id, def->name, &n->buf, w->uid, false, &res);
+	rc = store_presented(w, c, def->name, &n->buf, d.checkout_id, false, &res);
 	pthread_mutex_unlock(&n->lock);
 	if (rc == EINVAL || rc == EFBIG)
 		rc = refuse_value(w, c, def->name, res.why ? res.why : N_("invalid value"), rc);

@@ -8,6 +8,8 @@
 #include "i18n.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "mask.h"
 
@@ -41,11 +43,52 @@ static size_t value_len(const struct secbuf *b)
 	return b->len > 0 && b->data[b->len - 1] == '\n' ? b->len - 1 : b->len;
 }
 
-int store_presented(const struct who *w, int64_t customer_id, const char *field,
-		    const struct secbuf *b, uid_t uid, bool durable, struct write_result *res)
+struct version_record {
+	const struct who *w;
+	const struct customer *c;
+	const struct field_def *def;
+	int64_t checkout_id;
+	bool recorded, unrecordable;
+};
+
+/* A new version goes on the record (never its value) before it commits: a
+ * version the log cannot take is not stored (R5.1). A sensitive one waits
+ * for its record to reach the disk (record_access). */
+static int record_version(void *arg, const struct write_result *res)
 {
-	return vault_write(w->fs->v, w->cat, customer_id, field, b->data, value_len(b), uid,
-			   durable, res);
+	struct version_record *vr = arg;
+	char detail[48];
+	snprintf(detail, sizeof detail, "version %lld", (long long)res->version);
+	struct decision d = { .allow = true, .rule = "write", .checkout_id = vr->checkout_id };
+	int rc = record_access(vr->w, vr->c, vr->def, "version", &d, 0, 0, detail);
+	vr->recorded = rc == 0;
+	vr->unrecordable = rc != 0;
+	return rc;
+}
+
+int store_presented(const struct who *w, const struct customer *c, const char *field,
+		    const struct secbuf *b, int64_t checkout_id, bool durable,
+		    struct write_result *res)
+{
+	struct version_record vr = { w, c, catalog_field(w->cat, field), checkout_id, false, false };
+	const struct vault_before_commit before = { record_version, &vr };
+	int rc = vault_write(w->fs->v, w->cat, c->id, field, b->data, value_len(b), w->uid,
+			     durable, &before, res);
+	if (rc && vr.recorded) {
+		/* On the record, then not committed: the log says so too. */
+		char detail[48];
+		snprintf(detail, sizeof detail, "version %lld", (long long)res->version);
+		struct decision no = { .rule = "not-stored", .checkout_id = checkout_id };
+		snprintf(no.reason, sizeof no.reason, "the store could not commit it: %s",
+			 strerror(rc));
+		record_denial(w, c, vr.def, "version", &no, detail);
+	} else if (vr.unrecordable) {
+		note_refusal(w, N_("a new value"),
+			     N_("its audit record could not be written, and nothing is stored "
+				"without one (R5.1); the field keeps its value. The daemon's log "
+				"says why: tell the technical department"));
+	}
+	return rc;
 }
 
 int presented_problem(const struct catalog *cat, const char *field, const struct secbuf *b,

@@ -1,5 +1,6 @@
 """Issue 6: every access on the record (R5.1, R2.1, R2.5). A tamper-evident
 audit log that admin can query, report on, sample and verify."""
+import errno
 import json
 import re
 import os
@@ -199,6 +200,58 @@ def test_unwritable_audit_log_denies_and_decrypts_nothing(logged, people):
     why = as_user(people["sales"], "cat", m.path(".custfs", "why")).stdout.decode()
     assert "refused an open" in why and "audit record could not be written" in why
     assert as_user(people["sales"], "cat", f).returncode == 0
+
+
+WRITE_THEN_WAIT = r"""
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"4242\n")
+print("written", flush=True)
+sys.stdin.readline()
+try:
+    os.close(fd)
+    print("closed")
+except OSError as e:
+    print("error", e.errno)
+"""
+
+
+def test_a_version_the_log_cannot_take_is_not_stored(logged, people, mount):
+    """R5.1: a new version is on the record before it is committed. When its
+    record cannot be written the write is refused, and the field keeps its
+    value, even after the log is writable again and the file is released."""
+    s, first = logged
+    first.stop()
+    m = mount(s, "-o", "audit_durable")   # every record, a version's too, waits for the log
+    sales = people["sales"]
+    f = m.path("C1001", "order_qty")
+    before = as_user(sales, "cat", f).stdout
+    assert before
+    m.expected.append("audit:")
+    w = subprocess.Popen(["runuser", "-u", sales, "--", "/usr/bin/python3", "-c",
+                          WRITE_THEN_WAIT, f], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    assert w.stdout.readline().strip() == "written"
+    db = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    db.execute("BEGIN EXCLUSIVE")   # another writer holds the log: no record can commit
+    try:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+        assert w.stdout.readline().split() == ["error", str(errno.EACCES)]
+    finally:
+        db.rollback()
+        db.close()
+    w.wait(timeout=30)
+    assert as_user(sales, "cat", f).stdout == before
+    why = as_user(sales, "cat", m.path(".custfs", "why")).stdout.decode()
+    assert "refused a new value" in why and "audit record could not be written" in why, why
+    # Writable again: a write is stored, with its version on the record.
+    assert as_user(sales, "sh", "-c", f"echo 77 > {f}").returncode == 0
+    assert as_user(sales, "cat", f).stdout == b"77\n"
+    m.stop()
+    versions = [r for r in audit(s, "--action", "version") if r["login"] == sales]
+    assert [r["decision"] for r in versions] == ["allow"], versions
+    assert ctl("audit", "verify", s).returncode == 0
 
 
 def test_report_names_who_read_many_customers_at_night(logged, people):

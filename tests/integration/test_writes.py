@@ -214,6 +214,16 @@ def test_the_tools_people_use_still_save(demo_store, mount, workdir):
     assert read(f) == b"via vim\n"
     left = sorted(x for x in os.listdir(d) if x.startswith(("feedback", ".feedback", "tmp")))
     assert left == ["feedback", "feedback.bak", "feedback~"], left
+    # Each version the tools stored, by a write or a rename over the field,
+    # is on the record (R5.1).
+    m.stop()
+    recs = [json.loads(line) for line in ctl("audit", demo_store, "--action", "version",
+                                             "--customer", "C1002", "--json")
+            .stdout.decode().splitlines()]
+    recorded = sorted(int(r["detail"].split()[1]) for r in recs
+                      if r["field"] == "feedback" and r["decision"] == "allow")
+    stored = sorted(versions(demo_store, "C1002", "feedback"))
+    assert recorded == stored[1:], (recorded, stored)   # version 1: the import
 
 
 def _import(store, workdir, text, check=True):
