@@ -158,20 +158,14 @@ struct write_result {
 	const char *why; /* for EINVAL: what is wrong with the name or value */
 };
 
-/* Called inside a write's transaction once RES is known, before it commits:
- * a nonzero return rolls the write back and is what the write returns. */
-struct vault_before_commit {
-	int (*fn)(void *arg, const struct write_result *res);
-	void *arg;
-};
-
 /* Stores PT as a new version of CUSTOMER_ID's field NAME, atomically, creating
  * the field if needed. EINVAL (RES->why) if the field is not in catalogue CAT
- * or the value breaks its format. BEFORE (may be NULL) vouches for the version
- * before it commits (the daemon puts it on the record). */
+ * or the value breaks its format. With EXPECT (> 0), only as version EXPECT:
+ * EAGAIN if another version came first (the daemon puts a version on the
+ * record before it stores it). */
 int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id, const char *name,
-		const void *pt, size_t len, uid_t uid, bool durable,
-		const struct vault_before_commit *before, struct write_result *res);
+		const void *pt, size_t len, uid_t uid, bool durable, int64_t expect,
+		struct write_result *res);
 
 /* Same, inside a transaction the caller holds (for imports). */
 int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t customer_id,

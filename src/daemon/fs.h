@@ -252,6 +252,15 @@ int refuse_limit(const struct who *w, enum limit which, const struct customer *c
  * the same person within a window into one record with a count. */
 int record_denial(const struct who *w, const struct customer *c, const struct field_def *def,
 		  const char *action, const struct decision *d, const char *detail);
+/* A new version, on the record before it is stored (never its value):
+ * queued, or waited for as its field's records are (DURABLE: on disk, for an
+ * fsync). 0 or EACCES. */
+int record_version(const struct who *w, const struct customer *c, const struct field_def *def,
+		   int64_t checkout_id, int64_t version, bool durable);
+/* A version on the record that was then not stored (ERR: EAGAIN, another
+ * came first; or the store's error). */
+void record_not_stored(const struct who *w, const struct customer *c,
+		       const struct field_def *def, int64_t checkout_id, int64_t version, int err);
 /* Writes the counts of windows that closed (ALL: every window, at unmount). */
 void record_flush_repeats(struct fs *fs, bool all);
 /* Decides an access that is recorded (read, write, create), writes its record

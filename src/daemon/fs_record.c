@@ -185,9 +185,12 @@ static void fill_event(const struct who *w, const struct customer *c,
 	};
 }
 
-int record_access(const struct who *w, const struct customer *c, const struct field_def *def,
-		  const char *action, const struct decision *d, int64_t bytes_read,
-		  int64_t bytes_written, const char *detail)
+/* DURABLE_ASKED: the access itself is to survive power loss (an fsync), so
+ * its record is too. */
+static int record_event(const struct who *w, const struct customer *c,
+			const struct field_def *def, const char *action,
+			const struct decision *d, int64_t bytes_read, int64_t bytes_written,
+			const char *detail, bool durable_asked)
 {
 	struct proc_info pi;
 	struct audit_event ev;
@@ -204,13 +207,42 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 	 * of custfs, but waits for no disk sync (that was a second one per
 	 * read), unless every record is to be durable (audit durable all, -o
 	 * audit_durable). */
-	bool durable = (!closing && sensitive) || w->fs->audit_durable || w->pol->audit_durable;
+	bool durable = (!closing && sensitive) || durable_asked || w->fs->audit_durable ||
+		       w->pol->audit_durable;
 	bool waits = gates || durable || sensitive;
 	int rc = !log ? EIO : waits ? audit_append(log, &ev, durable) : audit_note(log, &ev);
 	if (rc)
 		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
 			action, (unsigned)w->uid, strerror(rc));
 	return rc ? EACCES : 0;
+}
+
+int record_access(const struct who *w, const struct customer *c, const struct field_def *def,
+		  const char *action, const struct decision *d, int64_t bytes_read,
+		  int64_t bytes_written, const char *detail)
+{
+	return record_event(w, c, def, action, d, bytes_read, bytes_written, detail, false);
+}
+
+int record_version(const struct who *w, const struct customer *c, const struct field_def *def,
+		   int64_t checkout_id, int64_t version, bool durable)
+{
+	char detail[48];
+	snprintf(detail, sizeof detail, "version %lld", (long long)version);
+	struct decision d = { .allow = true, .rule = "write", .checkout_id = checkout_id };
+	return record_event(w, c, def, "version", &d, 0, 0, detail, durable);
+}
+
+void record_not_stored(const struct who *w, const struct customer *c,
+		       const struct field_def *def, int64_t checkout_id, int64_t version, int err)
+{
+	char detail[48];
+	snprintf(detail, sizeof detail, "version %lld", (long long)version);
+	struct decision no = { .rule = "not-stored", .checkout_id = checkout_id };
+	snprintf(no.reason, sizeof no.reason, "%s",
+		 err == EAGAIN ? "another version was stored first"
+			       : "the store could not commit it");
+	record_denial(w, c, def, "version", &no, detail);
 }
 
 int decide(const struct who *w, const struct customer *c, const struct field_def *def,

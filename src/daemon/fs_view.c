@@ -8,8 +8,6 @@
 #include "i18n.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "mask.h"
 
@@ -43,52 +41,55 @@ static size_t value_len(const struct secbuf *b)
 	return b->len > 0 && b->data[b->len - 1] == '\n' ? b->len - 1 : b->len;
 }
 
-struct version_record {
-	const struct who *w;
-	const struct customer *c;
-	const struct field_def *def;
-	int64_t checkout_id;
-	bool recorded, unrecordable;
-};
+/* Tries to store a version this many times while others store theirs first. */
+#define STORE_ATTEMPTS 4
 
-/* A new version goes on the record (never its value) before it commits: a
- * version the log cannot take is not stored (R5.1). A sensitive one waits
- * for its record to reach the disk (record_access). */
-static int record_version(void *arg, const struct write_result *res)
+/* The version a write would make: one after the stored one (1 for none). */
+static int next_version(const struct who *w, int64_t customer_id, const char *field,
+			int64_t *next)
 {
-	struct version_record *vr = arg;
-	char detail[48];
-	snprintf(detail, sizeof detail, "version %lld", (long long)res->version);
-	struct decision d = { .allow = true, .rule = "write", .checkout_id = vr->checkout_id };
-	int rc = record_access(vr->w, vr->c, vr->def, "version", &d, 0, 0, detail);
-	vr->recorded = rc == 0;
-	vr->unrecordable = rc != 0;
+	struct field_row f;
+	int rc = vault_field_by_name(w->fs->v, customer_id, field, &f);
+	if (rc == ENOENT) {
+		*next = 1;
+		return 0;
+	}
+	if (!rc)
+		*next = f.version + 1;
 	return rc;
 }
 
+/* The version goes on the record before the store's transaction begins, so
+ * that no writer holds the store while a record waits for the log (or the
+ * disk); the store then takes it as exactly that version, or none. */
 int store_presented(const struct who *w, const struct customer *c, const char *field,
 		    const struct secbuf *b, int64_t checkout_id, bool durable,
 		    struct write_result *res)
 {
-	struct version_record vr = { w, c, catalog_field(w->cat, field), checkout_id, false, false };
-	const struct vault_before_commit before = { record_version, &vr };
-	int rc = vault_write(w->fs->v, w->cat, c->id, field, b->data, value_len(b), w->uid,
-			     durable, &before, res);
-	if (rc && vr.recorded) {
-		/* On the record, then not committed: the log says so too. */
-		char detail[48];
-		snprintf(detail, sizeof detail, "version %lld", (long long)res->version);
-		struct decision no = { .rule = "not-stored", .checkout_id = checkout_id };
-		snprintf(no.reason, sizeof no.reason, "the store could not commit it: %s",
-			 strerror(rc));
-		record_denial(w, c, vr.def, "version", &no, detail);
-	} else if (vr.unrecordable) {
-		note_refusal(w, N_("a new value"),
-			     N_("its audit record could not be written, and nothing is stored "
-				"without one (R5.1); the field keeps its value. The daemon's log "
-				"says why: tell the technical department"));
+	const struct field_def *def = catalog_field(w->cat, field);
+	int rc = presented_problem(w->cat, field, b, &res->why);
+	if (rc)
+		return rc; /* not a version: nothing to record */
+	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
+		int64_t next;
+		if ((rc = next_version(w, c->id, field, &next)))
+			return rc;
+		if (record_version(w, c, def, checkout_id, next, durable)) {
+			note_refusal(w, N_("a new value"),
+				     N_("its audit record could not be written, and nothing is "
+					"stored without one (R5.1); the field keeps its value. The "
+					"daemon's log says why: tell the technical department"));
+			return EACCES;
+		}
+		rc = vault_write(w->fs->v, w->cat, c->id, field, b->data, value_len(b), w->uid,
+				 durable, next, res);
+		if (!rc)
+			return 0;
+		record_not_stored(w, c, def, checkout_id, next, rc);
+		if (rc != EAGAIN)
+			return rc;
 	}
-	return rc;
+	return EBUSY;
 }
 
 int presented_problem(const struct catalog *cat, const char *field, const struct secbuf *b,

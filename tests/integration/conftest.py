@@ -187,6 +187,40 @@ def make_user():
     shutil.rmtree(POLICY, ignore_errors=True)
 
 
+WRITE_THEN_WAIT = r"""
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, sys.argv[2].encode() + b"\n")
+print("written", flush=True)
+sys.stdin.readline()
+try:
+    os.close(fd)
+    print("closed", flush=True)
+except OSError as e:
+    print("error", e.errno, flush=True)
+"""
+
+
+class Writer:
+    """A process (as USER, or root for None) that has written VALUE to PATH
+    and closes it when told to: go(), then result()."""
+
+    def __init__(self, user, path, value):
+        cmd = ["/usr/bin/python3", "-c", WRITE_THEN_WAIT, path, value]
+        self.p = subprocess.Popen((["runuser", "-u", user, "--"] if user else []) + cmd,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.p.stdout.readline().strip() == "written"
+
+    def go(self):
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+
+    def result(self):
+        out = self.p.stdout.readline().split()
+        self.p.wait(timeout=30)
+        return out
+
+
 def as_user(user, *cmd, input=None):
     return subprocess.run(["runuser", "-u", user, "--", *cmd], capture_output=True,
                           input=input, timeout=60)

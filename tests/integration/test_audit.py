@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CUSTCTL, Mount, as_user, ctl
+from conftest import CUSTCTL, Mount, Writer, as_user, ctl
 
 
 @pytest.fixture(scope="module")
@@ -202,20 +202,6 @@ def test_unwritable_audit_log_denies_and_decrypts_nothing(logged, people):
     assert as_user(people["sales"], "cat", f).returncode == 0
 
 
-WRITE_THEN_WAIT = r"""
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
-os.write(fd, b"4242\n")
-print("written", flush=True)
-sys.stdin.readline()
-try:
-    os.close(fd)
-    print("closed")
-except OSError as e:
-    print("error", e.errno)
-"""
-
-
 def test_a_version_the_log_cannot_take_is_not_stored(logged, people, mount):
     """R5.1: a new version is on the record before it is committed. When its
     record cannot be written the write is refused, and the field keeps its
@@ -228,20 +214,15 @@ def test_a_version_the_log_cannot_take_is_not_stored(logged, people, mount):
     before = as_user(sales, "cat", f).stdout
     assert before
     m.expected.append("audit:")
-    w = subprocess.Popen(["runuser", "-u", sales, "--", "/usr/bin/python3", "-c",
-                          WRITE_THEN_WAIT, f], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True)
-    assert w.stdout.readline().strip() == "written"
+    w = Writer(sales, f, "4242")
     db = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
     db.execute("BEGIN EXCLUSIVE")   # another writer holds the log: no record can commit
     try:
-        w.stdin.write("go\n")
-        w.stdin.flush()
-        assert w.stdout.readline().split() == ["error", str(errno.EACCES)]
+        w.go()
+        assert w.result() == ["error", str(errno.EACCES)]
     finally:
         db.rollback()
         db.close()
-    w.wait(timeout=30)
     assert as_user(sales, "cat", f).stdout == before
     why = as_user(sales, "cat", m.path(".custfs", "why")).stdout.decode()
     assert "refused a new value" in why and "audit record could not be written" in why, why
@@ -251,6 +232,39 @@ def test_a_version_the_log_cannot_take_is_not_stored(logged, people, mount):
     m.stop()
     versions = [r for r in audit(s, "--action", "version") if r["login"] == sales]
     assert [r["decision"] for r in versions] == ["allow"], versions
+    assert ctl("audit", "verify", s).returncode == 0
+
+
+def test_a_version_waiting_for_the_log_holds_up_no_other_writer(logged, people):
+    """Review finding: a sensitive version waited for its (durable) record
+    inside the store's write transaction, so while the log was held every
+    other writer waited too and failed with EBUSY after 5 s. The record now
+    comes before the store's transaction (R5.1, R3.4)."""
+    s, m = logged
+    sales = people["sales"]
+    credit, qty = m.path("C1001", "credit_limit"), m.path("C1002", "order_qty")
+    credit_before = open(credit, "rb").read()
+    m.expected.append("audit:")
+    slow = Writer(None, credit, "12345")   # root, a sensitive field: its record is synced
+    quick = Writer(sales, qty, "7")        # its record is queued
+    db = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        slow.go()
+        time.sleep(0.5)   # its record is waiting for the log
+        t = time.monotonic()
+        quick.go()
+        assert quick.result() == ["closed"]
+        assert time.monotonic() - t < 2.5
+        assert slow.result() == ["error", str(errno.EACCES)]
+    finally:
+        db.rollback()
+        db.close()
+    assert as_user(sales, "cat", qty).stdout == b"7\n"
+    assert open(credit, "rb").read() == credit_before
+    m.stop()
+    versions = {r["field"]: r for r in audit(s, "--action", "version")}
+    assert versions["order_qty"]["decision"] == "allow" and "credit_limit" not in versions
     assert ctl("audit", "verify", s).returncode == 0
 
 

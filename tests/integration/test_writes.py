@@ -8,11 +8,12 @@ import errno
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
 
-from conftest import ctl
+from conftest import Writer, ctl
 
 MIB = 1024 * 1024
 
@@ -224,6 +225,29 @@ def test_the_tools_people_use_still_save(demo_store, mount, workdir):
                       if r["field"] == "feedback" and r["decision"] == "allow")
     stored = sorted(versions(demo_store, "C1002", "feedback"))
     assert recorded == stored[1:], (recorded, stored)   # version 1: the import
+
+
+def test_a_write_the_store_could_not_take_is_not_stored_later(demo_store, mount):
+    """Review finding: a close that failed (the store busy) left the value to
+    be stored at the release anyway, after the writer was told it failed.
+    Now the writer is told, and nothing is stored later (R3.4, R4.2)."""
+    m = mount(demo_store)
+    f = m.path("C1003", "order_qty")
+    before = read(f)
+    m.expected.append("write failed")
+    w = Writer(None, f, "99")
+    db = sqlite3.connect(os.path.join(demo_store, "custfs.db"), timeout=1)
+    db.execute("BEGIN IMMEDIATE")   # another writer holds the store
+    try:
+        w.go()
+        assert w.result() == ["error", str(errno.EBUSY)]
+    finally:
+        db.rollback()
+        db.close()
+    assert read(f) == before
+    assert "nothing was stored: write it again" in why(m)
+    m.stop()
+    assert versions(demo_store, "C1003", "order_qty") == [1]
 
 
 def _import(store, workdir, text, check=True):

@@ -884,15 +884,15 @@ int vault_write_in_txn(struct vault *v, const struct catalog *cat, int64_t custo
 }
 
 int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id, const char *name,
-		const void *pt, size_t len, uid_t uid, bool durable,
-		const struct vault_before_commit *before, struct write_result *res)
+		const void *pt, size_t len, uid_t uid, bool durable, int64_t expect,
+		struct write_result *res)
 {
 	int rc = db_begin(v->db, durable);
 	if (rc)
 		return rc;
 	rc = vault_write_in_txn(v, cat, customer_id, name, pt, len, uid, res);
-	if (!rc && before)
-		rc = before->fn(before->arg, res);
+	if (!rc && expect > 0 && res->version != expect)
+		rc = EAGAIN;
 	if (rc) {
 		db_rollback(v->db);
 		return rc;
