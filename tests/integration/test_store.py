@@ -485,6 +485,9 @@ def test_bench_smoke(workdir):
                        capture_output=True, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     assert b"custfs/passthrough_ll" in p.stdout or b"ratio" in p.stdout
+    # the counted pass has root's rewrite too (issue 15: counted, not timed)
+    assert b"rewrite = root's" in p.stdout
+    assert re.search(rb"^rewrite +custfs +[0-9.]+ +[0-9.]+", p.stdout, re.M), p.stdout.decode()
 
 
 def test_bench_smoke_as_staff_and_at_two_sizes(workdir):
