@@ -35,6 +35,7 @@ int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeo
 	fs->people = people_new();
 	fs->scratch = scratch_table_new(SCRATCH_MAX_FILES, scratch_freed, fs);
 	fs->inflight = inflight_new();
+	fs->turns = turns_new();
 	fs->why = notes_new();
 	fs->explain = notes_new();
 	size_t n = strlen(v->dir) + sizeof "/" VAULT_POLICY_DIR;
@@ -42,8 +43,8 @@ int fs_init(struct fs *fs, struct vault *v, const char *view, double entry_timeo
 	if (fs->policy_dir)
 		snprintf(fs->policy_dir, n, "%s/%s", v->dir, VAULT_POLICY_DIR);
 	fs->view = view ? strdup(view) : NULL;
-	if (!fs->people || !fs->scratch || !fs->inflight || !fs->why || !fs->explain || !fs->policy_dir ||
-	    (view && !fs->view)) {
+	if (!fs->people || !fs->scratch || !fs->inflight || !fs->turns || !fs->why || !fs->explain ||
+	    !fs->policy_dir || (view && !fs->view)) {
 		fs_destroy(fs);
 		return ENOMEM;
 	}
@@ -55,6 +56,7 @@ void fs_destroy(struct fs *fs)
 	scratch_table_free(fs->scratch);
 	people_free(fs->people);
 	inflight_free(fs->inflight);
+	turns_free(fs->turns);
 	notes_free(fs->why);
 	notes_free(fs->explain);
 	/* The vault frees the policy it loaded; the daemon frees the ones it swapped in. */

@@ -36,12 +36,14 @@
 #include "people.h"
 #include "policy.h"
 #include "scratch.h"
+#include "turns.h"
 #include "vault.h"
 
 struct fs {
 	struct vault *v;
 	struct scratch_table *scratch;
 	struct inflight *inflight;
+	struct turns *turns; /* one writer at a time stores a version of a field */
 	struct notes *why;      /* each person's last denial */
 	struct notes *explain;  /* each person's last explanation */
 	struct people *people;  /* what each person holds; their open files */

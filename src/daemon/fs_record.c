@@ -197,9 +197,11 @@ static int record_event(const struct who *w, const struct customer *c,
 	proc_info(w->pid, &pi);
 	fill_event(w, c, def, action, d, bytes_read, bytes_written, detail, &pi, &ev);
 	struct audit *log = w->fs->v->audit;
-	/* Closes and new versions gate nothing: they ride with the next record. */
+	/* Closes gate nothing: they ride with the next record. A new version
+	 * is committed before it is stored: a record that only waits in memory
+	 * is lost with the daemon, or dropped by a queue that is full. */
 	bool closing = strcmp(action, "close") == 0;
-	bool gates = !closing && strcmp(action, "version") != 0;
+	bool gates = !closing;
 	bool sensitive = def && def->cls->sensitive;
 	/* A sensitive access waits for a commit that survives power loss: its
 	 * open (and a new version of it), before they happen. Its close (the
@@ -242,7 +244,11 @@ void record_not_stored(const struct who *w, const struct customer *c,
 	snprintf(no.reason, sizeof no.reason, "%s",
 		 err == EAGAIN ? "another version was stored first"
 			       : "the store could not commit it");
-	record_denial(w, c, def, "version", &no, detail);
+	/* Each on its own (not counted as a repeat): it answers one record. */
+	if (record_event(w, c, def, "version", &no, 0, 0, detail, false))
+		log_err("audit: version %lld of customer #%lld/%s is on the record, but was not "
+			"stored, and no record can say so", (long long)version, (long long)c->id,
+			def ? def->name : "?");
 }
 
 int decide(const struct who *w, const struct customer *c, const struct field_def *def,
@@ -355,9 +361,15 @@ int record_denial(const struct who *w, const struct customer *c, const struct fi
 	/* The first of a kind is on the record before the reply (repeats are
 	 * counted in memory and written when their window closes). */
 	int rc = log ? audit_append(log, &ev, false) : EIO;
-	if (rc)
+	if (rc) {
 		log_err("audit: the record of a denied %s by uid %u cannot be written (%s)", action,
 			(unsigned)w->uid, strerror(rc));
+		/* No first record: its repeats would be counted against nothing. */
+		pthread_mutex_lock(&repeats.lock);
+		if (slot->used && slot->key == key && slot->first_ns == now && slot->count == 0)
+			slot->used = false;
+		pthread_mutex_unlock(&repeats.lock);
+	}
 	return rc;
 }
 

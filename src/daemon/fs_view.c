@@ -61,7 +61,9 @@ static int next_version(const struct who *w, int64_t customer_id, const char *fi
 
 /* The version goes on the record before the store's transaction begins, so
  * that no writer holds the store while a record waits for the log (or the
- * disk); the store then takes it as exactly that version, or none. */
+ * disk); the store then takes it as exactly that version, or none. The
+ * field's turn keeps this daemon's other writers of it from taking the
+ * number meanwhile (turns.h). */
 int store_presented(const struct who *w, const struct customer *c, const char *field,
 		    const struct secbuf *b, int64_t checkout_id, bool durable,
 		    struct write_result *res)
@@ -70,26 +72,32 @@ int store_presented(const struct who *w, const struct customer *c, const char *f
 	int rc = presented_problem(w->cat, field, b, &res->why);
 	if (rc)
 		return rc; /* not a version: nothing to record */
+	struct turn *turn = turn_take(w->fs->turns, c->id, field);
+	if (!turn)
+		return ENOMEM;
 	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
 		int64_t next;
 		if ((rc = next_version(w, c->id, field, &next)))
-			return rc;
+			break;
 		if (record_version(w, c, def, checkout_id, next, durable)) {
 			note_refusal(w, N_("a new value"),
 				     N_("its audit record could not be written, and nothing is "
 					"stored without one (R5.1); the field keeps its value. The "
 					"daemon's log says why: tell the technical department"));
-			return EACCES;
+			rc = EACCES;
+			break;
 		}
 		rc = vault_write(w->fs->v, w->cat, c->id, field, b->data, value_len(b), w->uid,
 				 durable, next, res);
 		if (!rc)
-			return 0;
+			break;
 		record_not_stored(w, c, def, checkout_id, next, rc);
 		if (rc != EAGAIN)
-			return rc;
+			break;
+		rc = EBUSY; /* another process (a mount, custctl) came first every time */
 	}
-	return EBUSY;
+	turn_give(w->fs->turns, turn);
+	return rc;
 }
 
 int presented_problem(const struct catalog *cat, const char *field, const struct secbuf *b,

@@ -2,6 +2,7 @@
 Linux users (created with useradd, used with runuser), in the way sshfs tests
 itself. Run as root: `scripts/test` (or /usr/bin/python3 -m pytest tests/integration)."""
 import csv
+import json
 import os
 import pwd
 import re
@@ -53,6 +54,12 @@ def ctl(*args, check=True, input=None, user=None):
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode()}")
     return p
+
+
+def versions(store, customer, field):
+    """The stored version numbers of CUSTOMER's FIELD (custctl history)."""
+    out = ctl("history", store, customer, field, "--json").stdout.decode()
+    return [json.loads(line)["version"] for line in out.splitlines()]
 
 
 def read_csv(path):

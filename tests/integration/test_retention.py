@@ -11,17 +11,12 @@ import subprocess
 
 import pytest
 
-from conftest import CUSTCTL, POLICY, ctl, staff_run as run, staff_ok as ok
+from conftest import CUSTCTL, POLICY, ctl, staff_run as run, staff_ok as ok, versions
 
 
 @pytest.fixture(scope="module")
 def people(make_user):
     return {k: make_user(k) for k in ("rtech1", "rtech2", "radmin")}
-
-
-def versions(store, customer, field):
-    out = ctl("history", store, customer, field, "--json").stdout.decode()
-    return [json.loads(l)["version"] for l in out.splitlines()]
 
 
 def test_a_prune_through_the_three_steps_keeps_current_values(demo_store, people, mount,

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import Writer, ctl
+from conftest import Writer, ctl, versions
 
 MIB = 1024 * 1024
 
@@ -21,11 +21,6 @@ MIB = 1024 * 1024
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def versions(store, customer, field):
-    out = ctl("history", store, customer, field, "--json").stdout.decode()
-    return [json.loads(line)["version"] for line in out.splitlines()]
 
 
 def why(m):
