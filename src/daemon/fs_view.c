@@ -43,6 +43,8 @@ static size_t value_len(const struct secbuf *b)
 
 /* Tries to store a version this many times while others store theirs first. */
 #define STORE_ATTEMPTS 4
+/* Waits this long for the field's turn: the store's and the log's own wait. */
+#define TURN_WAIT_MS 5000
 
 /* The version a write would make: one after the stored one (1 for none). */
 static int next_version(const struct who *w, int64_t customer_id, const char *field,
@@ -72,9 +74,9 @@ int store_presented(const struct who *w, const struct customer *c, const char *f
 	int rc = presented_problem(w->cat, field, b, &res->why);
 	if (rc)
 		return rc; /* not a version: nothing to record */
-	struct turn *turn = turn_take(w->fs->turns, c->id, field);
+	struct turn *turn = turn_take(w->fs->turns, c->id, field, TURN_WAIT_MS, &rc);
 	if (!turn)
-		return ENOMEM;
+		return rc == ETIMEDOUT ? EBUSY : rc;
 	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
 		int64_t next;
 		if ((rc = next_version(w, c->id, field, &next)))

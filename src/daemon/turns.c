@@ -1,8 +1,10 @@
 #include "turns.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STRIPES 64
 
@@ -62,7 +64,20 @@ static struct stripe *stripe_of(struct turns *t, int64_t customer_id, const char
 	return &t->s[h % STRIPES];
 }
 
-struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name)
+/* Drops a waiter or holder; frees the turn at none (S locked). */
+static void turn_leave_locked(struct stripe *s, struct turn *u)
+{
+	if (--u->users == 0) {
+		struct turn **pp = &s->head;
+		while (*pp != u)
+			pp = &(*pp)->next;
+		*pp = u->next;
+		turn_free(u);
+	}
+}
+
+struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name, int wait_ms,
+		       int *err)
 {
 	struct stripe *s = stripe_of(t, customer_id, name);
 	pthread_mutex_lock(&s->lock);
@@ -74,6 +89,7 @@ struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name)
 		if (!u || !(u->name = strdup(name))) {
 			free(u);
 			pthread_mutex_unlock(&s->lock);
+			*err = ENOMEM;
 			return NULL;
 		}
 		u->customer_id = customer_id;
@@ -83,8 +99,22 @@ struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name)
 	}
 	u->users++;
 	pthread_mutex_unlock(&s->lock);
-	pthread_mutex_lock(&u->lock);
-	return u;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	int rc = pthread_mutex_clocklock(&u->lock, CLOCK_MONOTONIC, &until);
+	if (rc == 0)
+		return u;
+	pthread_mutex_lock(&s->lock);
+	turn_leave_locked(s, u);
+	pthread_mutex_unlock(&s->lock);
+	*err = rc;
+	return NULL;
 }
 
 void turn_give(struct turns *t, struct turn *u)
@@ -92,12 +122,6 @@ void turn_give(struct turns *t, struct turn *u)
 	struct stripe *s = stripe_of(t, u->customer_id, u->name);
 	pthread_mutex_unlock(&u->lock);
 	pthread_mutex_lock(&s->lock);
-	if (--u->users == 0) {
-		struct turn **pp = &s->head;
-		while (*pp != u)
-			pp = &(*pp)->next;
-		*pp = u->next;
-		turn_free(u);
-	}
+	turn_leave_locked(s, u);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -19,10 +19,13 @@ struct turn;
 struct turns *turns_new(void);
 void turns_free(struct turns *t);
 
-/* Waits for the turn at CUSTOMER_ID's field NAME: NULL only for lack of
- * memory. Taken after a handle's (or scratch file's) lock, before the store's
- * and the audit log's. */
-struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name);
+/* Waits at most WAIT_MS for the turn at CUSTOMER_ID's field NAME: NULL with
+ * *ERR ETIMEDOUT (a holder is stuck, e.g. on a log another process holds:
+ * each waiter would otherwise wait out every holder before it in turn), or
+ * ENOMEM. Taken after a handle's (or scratch file's) lock, before the
+ * store's and the audit log's. */
+struct turn *turn_take(struct turns *t, int64_t customer_id, const char *name, int wait_ms,
+		       int *err);
 void turn_give(struct turns *t, struct turn *turn);
 
 #endif

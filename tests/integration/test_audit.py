@@ -265,6 +265,37 @@ def test_a_version_waiting_for_the_log_holds_no_lock_on_the_store(logged, people
     assert ctl("audit", "verify", s).returncode == 0
 
 
+def test_writers_of_one_field_wait_for_a_stuck_log_no_longer_than_twice(logged, people):
+    """Writers of one field take turns (R3.4). While the log is held by
+    another process, the writer whose turn it is waits out its record (5 s);
+    the others must not each wait out every writer before them as well
+    (four writers: 20 s): a turn is waited for 5 s at most (EBUSY)."""
+    s, m = logged
+    qty = m.path("C1005", "order_qty")
+    before = open(qty, "rb").read()
+    m.expected.append("audit:")
+    m.expected.append("write failed")
+    writers = [Writer(None, qty, str(100 + i)) for i in range(4)]
+    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    log.execute("BEGIN EXCLUSIVE")
+    try:
+        t = time.monotonic()
+        for w in writers:
+            w.go()
+        results = [w.result() for w in writers]
+        took = time.monotonic() - t
+    finally:
+        log.rollback()
+        log.close()
+    assert all(r[0] == "error" and int(r[1]) in (errno.EACCES, errno.EBUSY)
+               for r in results), results
+    assert took < 13, (took, results)
+    assert open(qty, "rb").read() == before
+    m.stop()
+    assert versions(s, "C1005", "order_qty") == [1]
+    assert ctl("audit", "verify", s).returncode == 0
+
+
 def test_a_stored_version_is_on_the_record_when_the_daemon_is_killed(logged, people):
     """Review finding: a plain field's version record only waited in memory
     (like a close's), so kill -9 just after a close left a stored version

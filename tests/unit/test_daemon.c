@@ -142,7 +142,8 @@ static void *turn_work(void *arg)
 {
 	struct turn_worker *tw = arg;
 	for (int i = 0; i < tw->rounds; i++) {
-		struct turn *u = turn_take(tw->t, tw->customer_id, tw->field);
+		int err = 0;
+		struct turn *u = turn_take(tw->t, tw->customer_id, tw->field, 60000, &err);
 		if (!u)
 			return NULL;
 		int seen = *tw->counter;
@@ -153,13 +154,30 @@ static void *turn_work(void *arg)
 	return tw;
 }
 
+/* Waits 50 ms for a turn held elsewhere: *COUNTER gets the error. */
+static void *turn_late(void *arg)
+{
+	struct turn_worker *tw = arg;
+	struct turn *u = turn_take(tw->t, tw->customer_id, tw->field, 50, tw->counter);
+	if (u)
+		turn_give(tw->t, u);
+	return NULL;
+}
+
 static void test_turns(void)
 {
 	struct turns *t = turns_new();
 	CHECK_NOT_NULL(t);
 	/* Held here, "C1/order_qty" does not hold up C2's, nor C1's "phone". */
-	struct turn *held = turn_take(t, 1, "order_qty");
+	int err = 0;
+	struct turn *held = turn_take(t, 1, "order_qty", 0, &err);
 	CHECK_NOT_NULL(held);
+	/* Held: another writer gives up after its wait, and leaves nothing. */
+	pthread_t gives_up;
+	struct turn_worker late = { t, 1, "order_qty", &err, 1 };
+	CHECK_EQ_INT(pthread_create(&gives_up, NULL, turn_late, &late), 0);
+	CHECK_EQ_INT(pthread_join(gives_up, NULL), 0);
+	CHECK_EQ_INT(err, ETIMEDOUT);
 	int other = 0, same = 0;
 	struct turn_worker free_ones[] = { { t, 2, "order_qty", &other, 50 },
 					   { t, 1, "phone", &other, 50 } };
@@ -181,7 +199,7 @@ static void test_turns(void)
 		CHECK_EQ_INT(pthread_join(th[i], NULL), 0);
 	CHECK_EQ_INT(same, 800);
 	/* Chinese field names are names like any other. */
-	struct turn *zh = turn_take(t, 3, "电话");
+	struct turn *zh = turn_take(t, 3, "电话", 0, &err);
 	CHECK_NOT_NULL(zh);
 	turn_give(t, zh);
 	turns_free(t); /* nothing left held: LeakSanitizer checks the frees */
