@@ -82,7 +82,7 @@ void audit_close(struct audit *a);
  * (synchronous=FULL); otherwise a crash of custfs. 0 or errno. */
 int audit_append(struct audit *a, const struct audit_event *ev, bool durable);
 
-/* Queues EV, which gates nothing (a close, a new version), to be written with
+/* Queues EV, which gates nothing (a close), to be written with
  * the next appended record or by audit_flush (custfs flushes every second and
  * at unmount). 0 or errno (written at once when the queue is full). */
 int audit_note(struct audit *a, const struct audit_event *ev);

@@ -185,12 +185,16 @@ static void fill_event(const struct who *w, const struct customer *c,
 	};
 }
 
-/* DURABLE_ASKED: the access itself is to survive power loss (an fsync), so
- * its record is too. */
+enum record_how {
+	RECORD_AS_USUAL,
+	RECORD_DURABLE, /* the access itself is to survive power loss (an fsync): its record too */
+	RECORD_QUEUED,  /* the log took no record just now: written when it does */
+};
+
 static int record_event(const struct who *w, const struct customer *c,
 			const struct field_def *def, const char *action,
 			const struct decision *d, int64_t bytes_read, int64_t bytes_written,
-			const char *detail, bool durable_asked)
+			const char *detail, enum record_how how)
 {
 	struct proc_info pi;
 	struct audit_event ev;
@@ -209,9 +213,9 @@ static int record_event(const struct who *w, const struct customer *c,
 	 * of custfs, but waits for no disk sync (that was a second one per
 	 * read), unless every record is to be durable (audit durable all, -o
 	 * audit_durable). */
-	bool durable = (!closing && sensitive) || durable_asked || w->fs->audit_durable ||
+	bool durable = (!closing && sensitive) || how == RECORD_DURABLE || w->fs->audit_durable ||
 		       w->pol->audit_durable;
-	bool waits = gates || durable || sensitive;
+	bool waits = how != RECORD_QUEUED && (gates || durable || sensitive);
 	int rc = !log ? EIO : waits ? audit_append(log, &ev, durable) : audit_note(log, &ev);
 	if (rc)
 		log_err("audit: the record of %s by uid %u cannot be written (%s): denying",
@@ -223,7 +227,8 @@ int record_access(const struct who *w, const struct customer *c, const struct fi
 		  const char *action, const struct decision *d, int64_t bytes_read,
 		  int64_t bytes_written, const char *detail)
 {
-	return record_event(w, c, def, action, d, bytes_read, bytes_written, detail, false);
+	return record_event(w, c, def, action, d, bytes_read, bytes_written, detail,
+			    RECORD_AS_USUAL);
 }
 
 int record_version(const struct who *w, const struct customer *c, const struct field_def *def,
@@ -232,11 +237,13 @@ int record_version(const struct who *w, const struct customer *c, const struct f
 	char detail[48];
 	snprintf(detail, sizeof detail, "version %lld", (long long)version);
 	struct decision d = { .allow = true, .rule = "write", .checkout_id = checkout_id };
-	return record_event(w, c, def, "version", &d, 0, 0, detail, durable);
+	return record_event(w, c, def, "version", &d, 0, 0, detail,
+			    durable ? RECORD_DURABLE : RECORD_AS_USUAL);
 }
 
 void record_not_stored(const struct who *w, const struct customer *c,
-		       const struct field_def *def, int64_t checkout_id, int64_t version, int err)
+		       const struct field_def *def, int64_t checkout_id, int64_t version,
+		       bool durable, int err)
 {
 	char detail[48];
 	snprintf(detail, sizeof detail, "version %lld", (long long)version);
@@ -244,8 +251,12 @@ void record_not_stored(const struct who *w, const struct customer *c,
 	snprintf(no.reason, sizeof no.reason, "%s",
 		 err == EAGAIN ? "another version was stored first"
 			       : "the store could not commit it");
-	/* Each on its own (not counted as a repeat): it answers one record. */
-	if (record_event(w, c, def, "version", &no, 0, 0, detail, false))
+	/* Each on its own (not counted as a repeat): it answers one record, as
+	 * durably. If the log takes no record now, it waits in the queue for
+	 * the next batch, ahead of the next writer's claim to the number. */
+	if (record_event(w, c, def, "version", &no, 0, 0, detail,
+			 durable ? RECORD_DURABLE : RECORD_AS_USUAL) &&
+	    record_event(w, c, def, "version", &no, 0, 0, detail, RECORD_QUEUED))
 		log_err("audit: version %lld of customer #%lld/%s is on the record, but was not "
 			"stored, and no record can say so", (long long)version, (long long)c->id,
 			def ? def->name : "?");

@@ -296,6 +296,41 @@ def test_writers_of_one_field_wait_for_a_stuck_log_no_longer_than_twice(logged, 
     assert ctl("audit", "verify", s).returncode == 0
 
 
+def test_a_number_not_stored_is_said_so_even_when_the_log_was_held_too(logged, people):
+    """Review finding: a version on the record whose store then failed (the
+    store held) got no not-stored record when the log was held by then too,
+    so the next writer's version of that number had two allows and no deny:
+    the log named the wrong writer. The denial now waits in the queue until
+    the log takes records again (R5.1)."""
+    s, m = logged
+    sales, day = people["sales"], people["day"]
+    f = m.path("C1007", "order_qty")
+    m.expected.append("audit:")
+    m.expected.append("write failed")
+    w = Writer(sales, f, "3333")
+    store = sqlite3.connect(os.path.join(s, "custfs.db"), timeout=1)
+    store.execute("BEGIN IMMEDIATE")
+    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    try:
+        w.go()
+        time.sleep(1.5)   # its version 2 is on the record; the store makes it wait
+        log.execute("BEGIN EXCLUSIVE")
+        assert w.result() == ["error", str(errno.EBUSY)]
+    finally:
+        store.rollback()
+        log.rollback()
+        store.close()
+        log.close()
+    assert as_user(day, "sh", "-c", f"echo 4444 > {f}").returncode == 0
+    m.stop()
+    assert versions(s, "C1007", "order_qty") == [1, 2]
+    v2 = [(r["login"], r["decision"], r["rule"]) for r in audit(s, "--action", "version")
+          if r["customer"] == "C1007" and r["detail"] == "version 2"]
+    assert sorted(v2) == sorted([(day, "allow", "write"), (sales, "allow", "write"),
+                                 (sales, "deny", "not-stored")]), v2
+    assert ctl("audit", "verify", s).returncode == 0
+
+
 def test_a_stored_version_is_on_the_record_when_the_daemon_is_killed(logged, people):
     """Review finding: a plain field's version record only waited in memory
     (like a close's), so kill -9 just after a close left a stored version
