@@ -260,10 +260,9 @@ int record_denial(const struct who *w, const struct customer *c, const struct fi
 int record_version(const struct who *w, const struct customer *c, const struct field_def *def,
 		   int64_t checkout_id, int64_t version, bool durable);
 /* A version on the record that was then not stored (ERR: EAGAIN, another
- * came first; or the store's error), as durably as its record (DURABLE). */
+ * came first; or the store's error). */
 void record_not_stored(const struct who *w, const struct customer *c,
-		       const struct field_def *def, int64_t checkout_id, int64_t version,
-		       bool durable, int err);
+		       const struct field_def *def, int64_t checkout_id, int64_t version, int err);
 /* Writes the counts of windows that closed (ALL: every window, at unmount). */
 void record_flush_repeats(struct fs *fs, bool all);
 /* Decides an access that is recorded (read, write, create), writes its record

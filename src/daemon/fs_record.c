@@ -189,6 +189,7 @@ enum record_how {
 	RECORD_AS_USUAL,
 	RECORD_DURABLE, /* the access itself is to survive power loss (an fsync): its record too */
 	RECORD_QUEUED,  /* the log took no record just now: written when it does */
+	RECORD_ANSWER,  /* committed, never synced (even for a sensitive field) */
 };
 
 static int record_event(const struct who *w, const struct customer *c,
@@ -213,8 +214,8 @@ static int record_event(const struct who *w, const struct customer *c,
 	 * of custfs, but waits for no disk sync (that was a second one per
 	 * read), unless every record is to be durable (audit durable all, -o
 	 * audit_durable). */
-	bool durable = (!closing && sensitive) || how == RECORD_DURABLE || w->fs->audit_durable ||
-		       w->pol->audit_durable;
+	bool durable = how != RECORD_ANSWER && ((!closing && sensitive) || how == RECORD_DURABLE ||
+						w->fs->audit_durable || w->pol->audit_durable);
 	bool waits = how != RECORD_QUEUED && (gates || durable || sensitive);
 	int rc = !log ? EIO : waits ? audit_append(log, &ev, durable) : audit_note(log, &ev);
 	if (rc)
@@ -242,8 +243,7 @@ int record_version(const struct who *w, const struct customer *c, const struct f
 }
 
 void record_not_stored(const struct who *w, const struct customer *c,
-		       const struct field_def *def, int64_t checkout_id, int64_t version,
-		       bool durable, int err)
+		       const struct field_def *def, int64_t checkout_id, int64_t version, int err)
 {
 	char detail[48];
 	snprintf(detail, sizeof detail, "version %lld", (long long)version);
@@ -251,11 +251,11 @@ void record_not_stored(const struct who *w, const struct customer *c,
 	snprintf(no.reason, sizeof no.reason, "%s",
 		 err == EAGAIN ? "another version was stored first"
 			       : "the store could not commit it");
-	/* Each on its own (not counted as a repeat): it answers one record, as
-	 * durably. If the log takes no record now, it waits in the queue for
-	 * the next batch, ahead of the next writer's claim to the number. */
-	if (record_event(w, c, def, "version", &no, 0, 0, detail,
-			 durable ? RECORD_DURABLE : RECORD_AS_USUAL) &&
+	/* Each on its own (not counted as a repeat): it answers one record.
+	 * Committed, not synced: a failed sync would add a not-durable denial,
+	 * a second answer to one claim. If the log takes no record now, it
+	 * waits in the queue, ahead of what is queued later (audit_commit.c). */
+	if (record_event(w, c, def, "version", &no, 0, 0, detail, RECORD_ANSWER) &&
 	    record_event(w, c, def, "version", &no, 0, 0, detail, RECORD_QUEUED))
 		log_err("audit: version %lld of customer #%lld/%s is on the record, but was not "
 			"stored, and no record can say so", (long long)version, (long long)c->id,

@@ -93,7 +93,7 @@ int store_presented(const struct who *w, const struct customer *c, const char *f
 				 durable, next, res);
 		if (!rc)
 			break;
-		record_not_stored(w, c, def, checkout_id, next, durable, rc);
+		record_not_stored(w, c, def, checkout_id, next, rc);
 		if (rc != EAGAIN)
 			break;
 		rc = EBUSY; /* another process (a mount, custctl) came first every time */

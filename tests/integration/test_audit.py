@@ -331,6 +331,43 @@ def test_a_number_not_stored_is_said_so_even_when_the_log_was_held_too(logged, p
     assert ctl("audit", "verify", s).returncode == 0
 
 
+def test_a_queued_not_stored_answer_comes_before_the_next_claim(logged, people):
+    """Review finding: a not-stored answer that waited in the queue while the
+    log was held was put back behind the records queued meanwhile, so the
+    chain had A's claim to version 2, then B's claim to it, then A's answer.
+    Records kept from a failed batch now go ahead of the newer ones (R5.1)."""
+    s, m = logged
+    sales, day = people["sales"], people["day"]
+    f = m.path("C1011", "order_qty")
+    m.expected.append("audit:")
+    m.expected.append("write failed")
+    a, b = Writer(sales, f, "3333"), Writer(day, f, "4444")
+    store = sqlite3.connect(os.path.join(s, "custfs.db"), timeout=1)
+    store.execute("BEGIN IMMEDIATE")
+    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    try:
+        a.go()
+        time.sleep(1.5)   # A's claim to version 2 is on the record; the store makes it wait
+        log.execute("BEGIN EXCLUSIVE")
+        assert a.result() == ["error", str(errno.EBUSY)]   # its answer is queued
+        store.rollback()
+        time.sleep(1.5)
+        b.go()            # B's claim is queued behind the batch that fails
+        time.sleep(5)
+    finally:
+        store.rollback()
+        log.rollback()
+        store.close()
+        log.close()
+    assert b.result() == ["closed"]
+    m.stop()
+    assert versions(s, "C1011", "order_qty") == [1, 2]
+    v2 = [(r["login"], r["decision"]) for r in audit(s, "--action", "version")
+          if r["customer"] == "C1011" and r["detail"] == "version 2"]
+    assert v2 == [(sales, "allow"), (sales, "deny"), (day, "allow")], v2
+    assert ctl("audit", "verify", s).returncode == 0
+
+
 def test_a_stored_version_is_on_the_record_when_the_daemon_is_killed(logged, people):
     """Review finding: a plain field's version record only waited in memory
     (like a close's), so kill -9 just after a close left a stored version

@@ -158,19 +158,36 @@ static int lead_locked(struct audit *a)
 	pthread_mutex_lock(&a->lock);
 	a->flushing = false;
 	a->last_batch_err = err;
-	int kept = 0;
+	/* Records nobody waits for (closes, answers) are tried again, ahead of
+	 * those queued meanwhile: the chain keeps the order they happened in
+	 * (a version's not-stored answer before the next claim to its number). */
+	int kept = 0, room = PENDING_MAX - a->npending;
 	for (int i = 0; i < n; i++) {
 		if (results[i])
 			/* err: a waiter's access is denied */
 			*results[i] = !err && *results[i] == WAITING_DURABLE ? COMMITTED_UNSYNCED : err;
-		else if (err && a->npending < PENDING_MAX) {
-			keep_pending_locked(a, &recs[i].ev, NULL); /* a close or version: tried again */
-			kept++;
+		else if (err && kept < room) {
+			if (kept != i) /* a record's strings point into its own slot: copied */
+				audit_record_copy(&recs[kept], &recs[i].ev);
+			results[kept++] = NULL;
 		}
 	}
 	if (err)
 		log_err("audit: %d record%s could not be written: %s (%d kept for the next try)", n,
 			n == 1 ? "" : "s", strerror(err), kept);
+	if (kept) {
+		for (int j = 0; j < a->npending; j++) {
+			audit_record_copy(&recs[kept + j], &a->pending[j].ev);
+			results[kept + j] = a->pending_result[j];
+		}
+		struct audit_record *meanwhile = a->pending;
+		int **meanwhile_result = a->pending_result;
+		a->pending = recs;
+		a->pending_result = results;
+		a->npending += kept;
+		recs = meanwhile;
+		results = meanwhile_result;
+	}
 	a->spare = recs;
 	a->spare_result = results;
 	pthread_cond_broadcast(&a->cv);
