@@ -160,9 +160,9 @@ struct write_result {
 
 /* Stores PT as a new version of CUSTOMER_ID's field NAME, atomically, creating
  * the field if needed. EINVAL (RES->why) if the field is not in catalogue CAT
- * or the value breaks its format. With EXPECT (> 0), only as version EXPECT:
- * EAGAIN if another version came first (the daemon puts a version on the
- * record before it stores it). */
+ * or the value breaks its format. Only as version EXPECT: EAGAIN if another
+ * version came first (the daemon puts a version on the record before it
+ * stores it). */
 int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id, const char *name,
 		const void *pt, size_t len, uid_t uid, bool durable, int64_t expect,
 		struct write_result *res);

@@ -349,17 +349,8 @@ int commit_locked(struct fs *fs, struct handle *h, bool durable, bool emptied_to
 	if (rc == EINVAL || rc == EFBIG)
 		return refuse_handle(&w, h, rc, res.why ? res.why : N_("invalid value"));
 	if (rc) {
-		/* The writer is told it failed, so it is not stored later either
-		 * (at a flush again, or the release): they write it again. */
-		if (rc != EACCES) { /* EACCES: its record could not be written, noted */
-			log_err("write failed: uid %u customer #%lld/%s: %s; nothing stored",
-				(unsigned)h->uid, (long long)h->customer_id, h->field,
-				strerror(rc));
-			note_refusal(&w, N_("a new value"),
-				     N_("the store could not take it just now (busy, or an error "
-					"the daemon's log names); nothing was stored: write it "
-					"again"));
-		}
+		/* The writer is told it failed (and why, store_presented), so it is
+		 * not stored later either (at a flush again, or the release). */
 		stop_handle(fs, h, rc);
 		return rc;
 	}

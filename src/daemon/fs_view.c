@@ -6,8 +6,10 @@
  * value's size (mask.h), so stat never needs to decrypt. */
 #include "fs.h"
 #include "i18n.h"
+#include "log.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "mask.h"
 
@@ -61,6 +63,17 @@ static int next_version(const struct who *w, int64_t customer_id, const char *fi
 	return rc;
 }
 
+/* A write, a truncate or a rename over a field that stored nothing: the
+ * writer hears why, not just an errno. */
+static void store_failed(const struct who *w, const struct customer *c, const char *field, int rc)
+{
+	log_err("write failed: uid %u customer #%lld/%s: %s; nothing stored", (unsigned)w->uid,
+		(long long)c->id, field, strerror(rc));
+	note_refusal(w, N_("a new value"),
+		     N_("the store could not take it just now (busy, or an error the daemon's "
+			"log names); nothing was stored: write it again"));
+}
+
 /* The version goes on the record before the store's transaction begins, so
  * that no writer holds the store while a record waits for the log (or the
  * disk); the store then takes it as exactly that version, or none. The
@@ -75,8 +88,11 @@ int store_presented(const struct who *w, const struct customer *c, const char *f
 	if (rc)
 		return rc; /* not a version: nothing to record */
 	struct turn *turn = turn_take(w->fs->turns, c->id, field, TURN_WAIT_MS, &rc);
-	if (!turn)
-		return rc == ETIMEDOUT ? EBUSY : rc;
+	if (!turn) {
+		rc = rc == ETIMEDOUT ? EBUSY : rc;
+		store_failed(w, c, field, rc);
+		return rc;
+	}
 	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
 		int64_t next;
 		if ((rc = next_version(w, c->id, field, &next)))
@@ -99,6 +115,10 @@ int store_presented(const struct who *w, const struct customer *c, const char *f
 		rc = EBUSY; /* another process (a mount, custctl) came first every time */
 	}
 	turn_give(w->fs->turns, turn);
+	/* EACCES was noted above; a bad value is refused with its reason by the
+	 * caller (refuse_value, refuse_handle). */
+	if (rc && rc != EACCES && rc != EINVAL && rc != EFBIG)
+		store_failed(w, c, field, rc);
 	return rc;
 }
 

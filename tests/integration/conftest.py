@@ -8,6 +8,7 @@ import pwd
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -206,6 +207,36 @@ try:
 except OSError as e:
     print("error", e.errno, flush=True)
 """
+
+
+class Held:
+    """A transaction another process holds on one of a store's databases until
+    release() (or the with block's end): the store held keeps writers off
+    (BEGIN IMMEDIATE), the log held keeps every record off (BEGIN EXCLUSIVE)."""
+
+    def __init__(self, path, how):
+        self.db = sqlite3.connect(path, timeout=1)
+        self.db.execute("BEGIN " + how)
+
+    @classmethod
+    def store(cls, store):
+        return cls(os.path.join(store, "custfs.db"), "IMMEDIATE")
+
+    @classmethod
+    def log(cls, store):
+        return cls(os.path.join(store, "audit.db"), "EXCLUSIVE")
+
+    def release(self):
+        if self.db:
+            self.db.rollback()
+            self.db.close()
+            self.db = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 class Writer:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CUSTCTL, Mount, Writer, as_user, ctl, versions
+from conftest import CUSTCTL, Held, Mount, Writer, as_user, ctl, versions
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +186,10 @@ def test_unwritable_audit_log_denies_and_decrypts_nothing(logged, people):
     assert as_user(people["sales"], "cat", f).returncode == 0
     m.expected.append("audit:")
     # Another writer holds the audit database: custfs cannot commit a record.
-    db = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
-    db.execute("BEGIN EXCLUSIVE")
-    try:
+    with Held.log(s):
         p = as_user(people["sales"], "cat", f)
         assert p.returncode != 0 and p.stdout == b""
         assert b"Permission denied" in p.stderr
-    finally:
-        db.rollback()
-        db.close()
     assert "cannot be written" in m.log_text() and "denying" in m.log_text()
     # The person is told too, not only the daemon's log.
     why = as_user(people["sales"], "cat", m.path(".custfs", "why")).stdout.decode()
@@ -215,14 +210,9 @@ def test_a_version_the_log_cannot_take_is_not_stored(logged, people, mount):
     assert before
     m.expected.append("audit:")
     w = Writer(sales, f, "4242")
-    db = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
-    db.execute("BEGIN EXCLUSIVE")   # another writer holds the log: no record can commit
-    try:
+    with Held.log(s):   # another writer holds the log: no record can commit
         w.go()
         assert w.result() == ["error", str(errno.EACCES)]
-    finally:
-        db.rollback()
-        db.close()
     assert as_user(sales, "cat", f).stdout == before
     why = as_user(sales, "cat", m.path(".custfs", "why")).stdout.decode()
     assert "refused a new value" in why and "audit record could not be written" in why, why
@@ -246,19 +236,11 @@ def test_a_version_waiting_for_the_log_holds_no_lock_on_the_store(logged, people
     credit_before = open(credit, "rb").read()
     m.expected.append("audit:")
     slow = Writer(None, credit, "12345")   # root, a sensitive field: its record is synced
-    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
-    log.execute("BEGIN EXCLUSIVE")
-    try:
+    with Held.log(s):
         slow.go()
         time.sleep(0.5)   # its record is waiting for the log
-        store = sqlite3.connect(os.path.join(s, "custfs.db"), timeout=1)
-        store.execute("BEGIN IMMEDIATE")   # sqlite3.OperationalError if a writer held it
-        store.rollback()
-        store.close()
+        Held.store(s).release()   # sqlite3.OperationalError if a writer held it
         assert slow.result() == ["error", str(errno.EACCES)]
-    finally:
-        log.rollback()
-        log.close()
     assert open(credit, "rb").read() == credit_before
     m.stop()
     assert not audit(s, "--action", "version")
@@ -276,17 +258,12 @@ def test_writers_of_one_field_wait_for_a_stuck_log_no_longer_than_twice(logged, 
     m.expected.append("audit:")
     m.expected.append("write failed")
     writers = [Writer(None, qty, str(100 + i)) for i in range(4)]
-    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
-    log.execute("BEGIN EXCLUSIVE")
-    try:
+    with Held.log(s):
         t = time.monotonic()
         for w in writers:
             w.go()
         results = [w.result() for w in writers]
         took = time.monotonic() - t
-    finally:
-        log.rollback()
-        log.close()
     assert all(r[0] == "error" and int(r[1]) in (errno.EACCES, errno.EBUSY)
                for r in results), results
     assert took < 13, (took, results)
@@ -308,19 +285,11 @@ def test_a_number_not_stored_is_said_so_even_when_the_log_was_held_too(logged, p
     m.expected.append("audit:")
     m.expected.append("write failed")
     w = Writer(sales, f, "3333")
-    store = sqlite3.connect(os.path.join(s, "custfs.db"), timeout=1)
-    store.execute("BEGIN IMMEDIATE")
-    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
-    try:
+    with Held.store(s):
         w.go()
         time.sleep(1.5)   # its version 2 is on the record; the store makes it wait
-        log.execute("BEGIN EXCLUSIVE")
-        assert w.result() == ["error", str(errno.EBUSY)]
-    finally:
-        store.rollback()
-        log.rollback()
-        store.close()
-        log.close()
+        with Held.log(s):
+            assert w.result() == ["error", str(errno.EBUSY)]
     assert as_user(day, "sh", "-c", f"echo 4444 > {f}").returncode == 0
     m.stop()
     assert versions(s, "C1007", "order_qty") == [1, 2]
@@ -342,23 +311,18 @@ def test_a_queued_not_stored_answer_comes_before_the_next_claim(logged, people):
     m.expected.append("audit:")
     m.expected.append("write failed")
     a, b = Writer(sales, f, "3333"), Writer(day, f, "4444")
-    store = sqlite3.connect(os.path.join(s, "custfs.db"), timeout=1)
-    store.execute("BEGIN IMMEDIATE")
-    log = sqlite3.connect(os.path.join(s, "audit.db"), timeout=1)
+    store = Held.store(s)
     try:
         a.go()
         time.sleep(1.5)   # A's claim to version 2 is on the record; the store makes it wait
-        log.execute("BEGIN EXCLUSIVE")
-        assert a.result() == ["error", str(errno.EBUSY)]   # its answer is queued
-        store.rollback()
-        time.sleep(1.5)
-        b.go()            # B's claim is queued behind the batch that fails
-        time.sleep(5)
+        with Held.log(s):
+            assert a.result() == ["error", str(errno.EBUSY)]   # its answer is queued
+            store.release()
+            time.sleep(1.5)
+            b.go()            # B's claim is queued behind the batch that fails
+            time.sleep(5)
     finally:
-        store.rollback()
-        log.rollback()
-        store.close()
-        log.close()
+        store.release()
     assert b.result() == ["closed"]
     m.stop()
     assert versions(s, "C1011", "order_qty") == [1, 2]

@@ -8,12 +8,12 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
+import tempfile
 
 import pytest
 
-from conftest import Writer, ctl, versions
+from conftest import Held, Writer, ctl, versions
 
 MIB = 1024 * 1024
 
@@ -231,14 +231,28 @@ def test_a_write_the_store_could_not_take_is_not_stored_later(demo_store, mount)
     before = read(f)
     m.expected.append("write failed")
     w = Writer(None, f, "99")
-    db = sqlite3.connect(os.path.join(demo_store, "custfs.db"), timeout=1)
-    db.execute("BEGIN IMMEDIATE")   # another writer holds the store
-    try:
+    with Held.store(demo_store):   # another writer holds the store
         w.go()
         assert w.result() == ["error", str(errno.EBUSY)]
-    finally:
-        db.rollback()
-        db.close()
+    assert read(f) == before
+    assert "nothing was stored: write it again" in why(m)
+    m.stop()
+    assert versions(demo_store, "C1003", "order_qty") == [1]
+
+
+def test_a_rename_over_a_field_the_store_could_not_take_says_why(demo_store, mount):
+    """A rename of a scratch file over a field (sed -i, os.replace) that the
+    store could not take failed with EBUSY alone: .custfs/why said nothing."""
+    m = mount(demo_store)
+    f = m.path("C1003", "order_qty")
+    before = read(f)
+    m.expected.append("write failed")
+    fd, tmp = tempfile.mkstemp(dir=m.path("C1003"))   # Python's own scratch name
+    os.write(fd, b"98\n")
+    os.close(fd)
+    with Held.store(demo_store), pytest.raises(OSError) as e:
+        os.replace(tmp, f)
+    assert e.value.errno == errno.EBUSY
     assert read(f) == before
     assert "nothing was stored: write it again" in why(m)
     m.stop()

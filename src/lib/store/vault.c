@@ -891,7 +891,7 @@ int vault_write(struct vault *v, const struct catalog *cat, int64_t customer_id,
 	if (rc)
 		return rc;
 	rc = vault_write_in_txn(v, cat, customer_id, name, pt, len, uid, res);
-	if (!rc && expect > 0 && res->version != expect)
+	if (!rc && res->version != expect)
 		rc = EAGAIN;
 	if (rc) {
 		db_rollback(v->db);
