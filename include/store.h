@@ -153,5 +153,8 @@ struct version_row {
 
 int store_version_list(struct db *db, int64_t field_id,
 		       int (*fn)(void *ctx, const struct version_row *v), void *ctx);
+/* Version VERSION of FIELD_ID (its number, time, writer and size): ENOENT if
+ * it was never stored. */
+int store_version_get(struct db *db, int64_t field_id, int64_t version, struct version_row *out);
 
 #endif

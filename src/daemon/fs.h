@@ -118,6 +118,10 @@ int64_t fs_rights_check(struct fs *fs, bool told);
 
 /* Records a daemon event (mount, unmount, policy reload) in the audit log. */
 void fs_audit_event(struct fs *fs, const char *action, const char *detail);
+/* Before serving: answers each version the last daemon of this view claimed
+ * but neither stored nor answered, having died between the two (R5.1;
+ * fs_unanswered.c). 0 or errno; *ANSWERED counts them. */
+int fs_answer_unanswered(struct fs *fs, int *answered);
 
 extern const struct fuse_lowlevel_ops fs_lowlevel_ops;
 

@@ -541,6 +541,14 @@ int main(int argc, char *argv[])
 	log_info("mounted %s at %s", store, cli.mountpoint);
 	fs.mountpoint = cli.mountpoint;
 	fs.audit_durable = o.audit_durable;
+	/* The loop below has not started: nothing is written before this. */
+	int answered;
+	if (fs_answer_unanswered(&fs, &answered) != 0)
+		log_err("audit: cannot check what the last daemon of this view left "
+			"unanswered");
+	else if (answered)
+		log_warn("audit: answered %d version(s) the last daemon of this view claimed "
+			 "but did not store", answered);
 	fs_audit_event(&fs, "mount", store);
 	/* The mount is live: the kernel queues requests for the loop below. A
 	 * daemonized custfs names itself, being the parent's child. */

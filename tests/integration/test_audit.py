@@ -351,6 +351,56 @@ def test_a_stored_version_is_on_the_record_when_the_daemon_is_killed(logged, peo
     assert ctl("audit", "verify", s).returncode == 0
 
 
+def test_a_claim_left_unanswered_by_a_killed_daemon_is_answered_at_the_next_mount(
+        logged, people):
+    """R5.1: a daemon killed between a version's claim and the store's commit
+    left the claim standing as if stored, and the next writer claimed the
+    same number. The next daemon of the view answers it before it serves
+    anything; a version that was stored is left as it is, and a clean
+    restart adds nothing more."""
+    s, m = logged
+    sales = people["sales"]
+    stored, lost = m.path("C1001", "order_qty"), m.path("C1002", "order_qty")
+    assert as_user(sales, "sh", "-c", f"echo 401 > {stored}").returncode == 0
+    w = Writer(sales, lost, "402")
+
+    def claims(customer):
+        return [(r["decision"], r["rule"]) for r in audit(s, "--action", "version")
+                if r["customer"] == customer and r["detail"] == "version 2"]
+
+    def claimed():                   # custctl needs the store: read the log itself
+        with sqlite3.connect(f"file:{s}/audit.db?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM audit WHERE action = 'version' "
+                              "AND allow = 1 AND detail = 'version 2'").fetchone()[0]
+
+    assert claimed() == 1
+    with Held.store(s):              # the store's commit waits (up to 5 s)
+        w.go()
+        deadline = time.time() + 4
+        while claimed() < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert claimed() == 2
+        m.kill9()                    # between the claim and the commit
+    w.p.wait(timeout=30)
+    assert versions(s, "C1002", "order_qty") == [1]
+    assert claims("C1002") == [("allow", "write")]      # a claim standing alone
+
+    m.start()
+    assert claims("C1002") == [("allow", "write"), ("deny", "not-stored")]
+    answer = [r for r in audit(s, "--action", "version") if r["customer"] == "C1002"][-1]
+    assert answer["login"] == sales and "stopped before it was stored" in answer["reason"]
+    assert claims("C1001") == [("allow", "write")]      # stored: no answer
+    assert "claimed but not stored" in m.log_text()
+    m.stop()
+    m.start()                        # after a clean stop: nothing to answer
+    assert claims("C1002") == [("allow", "write"), ("deny", "not-stored")]
+    assert ctl("audit", "verify", s).returncode == 0
+    # the next writer's version 2 is its own, answered by nothing
+    assert as_user(sales, "sh", "-c", f"echo 403 > {lost}").returncode == 0
+    assert versions(s, "C1002", "order_qty") == [1, 2]
+    assert claims("C1002") == [("allow", "write"), ("deny", "not-stored"), ("allow", "write")]
+
+
 RACE_WRITER = r"""
 import os, sys
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])

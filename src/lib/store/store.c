@@ -119,6 +119,8 @@ static struct db_sql q_version_insert = DB_SQL(
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
 static struct db_sql q_version_list = DB_SQL(
 	"SELECT version, time_ns, uid, size FROM versions WHERE field_id=?1 ORDER BY version");
+static struct db_sql q_version_get = DB_SQL(
+	"SELECT version, time_ns, uid, size FROM versions WHERE field_id=?1 AND version=?2");
 
 int store_open(const char *dbpath, bool create, struct db **out)
 {
@@ -692,6 +694,28 @@ int store_version_list(struct db *db, int64_t field_id,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = db_map_rc(db_conn(s), rc, "list versions");
+	db_done(s);
+	return err;
+}
+
+int store_version_get(struct db *db, int64_t field_id, int64_t version, struct version_row *out)
+{
+	int err = 0, rc;
+	sqlite3_stmt *s = db_stmt(db, &q_version_get, &err);
+	if (!s)
+		return err;
+	sqlite3_bind_int64(s, 1, field_id);
+	sqlite3_bind_int64(s, 2, version);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = (struct version_row){
+			.version = sqlite3_column_int64(s, 0),
+			.time_ns = sqlite3_column_int64(s, 1),
+			.uid = sqlite3_column_int64(s, 2),
+			.size = sqlite3_column_int64(s, 3),
+		};
+	else
+		err = rc == SQLITE_DONE ? ENOENT : db_map_rc(db_conn(s), rc, "read a version");
 	db_done(s);
 	return err;
 }
