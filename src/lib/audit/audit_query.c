@@ -22,10 +22,32 @@ static struct db_sql q_since = DB_SQL(
 static struct db_sql q_in_day = DB_SQL(
 	"SELECT count(*) FROM audit WHERE time_ns >= ?1 AND time_ns < ?2");
 
+/* Steps Q (bound), giving FN each row; WELL_FORMED: only rows that read
+ * whole. Finishes Q. 0 or errno. */
+static int each_record(sqlite3_stmt *q, bool well_formed,
+		       int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
+{
+	int err = 0, rc;
+	struct audit_record *r = malloc(sizeof *r);
+	if (!r) {
+		db_done(q);
+		return ENOMEM;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if ((record_read(q, r) || !well_formed) && fn(ctx, r))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = db_map_rc(db_conn(q), rc, "read the audit log");
+	db_done(q);
+	free(r);
+	return err;
+}
+
 int audit_query(struct audit *a, const struct audit_filter *f,
 		int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
 {
-	int err = 0, rc;
+	int err = 0;
 	sqlite3_stmt *q = db_stmt(a->db, &q_query, &err);
 	if (!q)
 		return err;
@@ -41,21 +63,7 @@ int audit_query(struct audit *a, const struct audit_filter *f,
 	if (f->action)
 		sqlite3_bind_text(q, 7, f->action, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 8, f->decision);
-	struct audit_record *r = malloc(sizeof *r);
-	if (!r) {
-		db_done(q);
-		return ENOMEM;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		(void)record_read(q, r);
-		if (fn(ctx, r))
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = db_map_rc(db_conn(q), rc, "read the audit log");
-	db_done(q);
-	free(r);
-	return err;
+	return each_record(q, false, fn, ctx);
 }
 
 /* seq of VIEW's last mount record if no unmount record of VIEW follows it;
@@ -92,7 +100,7 @@ int audit_since_unclean_mount(struct audit *a, const char *view, const char *act
 			      int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
 {
 	int64_t mounted;
-	int err = unclean_mount(a, view, &mounted), rc;
+	int err = unclean_mount(a, view, &mounted);
 	if (err || !mounted)
 		return err;
 	sqlite3_stmt *q = db_stmt(a->db, &q_since, &err);
@@ -101,20 +109,7 @@ int audit_since_unclean_mount(struct audit *a, const char *view, const char *act
 	sqlite3_bind_int64(q, 1, mounted);
 	sqlite3_bind_text(q, 2, action, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, view, -1, SQLITE_STATIC);
-	struct audit_record *r = malloc(sizeof *r);
-	if (!r) {
-		db_done(q);
-		return ENOMEM;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (record_read(q, r) && fn(ctx, r))
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = db_map_rc(db_conn(q), rc, "read the audit log");
-	db_done(q);
-	free(r);
-	return err;
+	return each_record(q, true, fn, ctx); /* a malformed row claims nothing */
 }
 
 int audit_stats(struct audit *a, int64_t now_ns, int64_t *records, int64_t *per_day, int days)
