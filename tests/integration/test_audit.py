@@ -401,6 +401,28 @@ def test_a_claim_left_unanswered_by_a_killed_daemon_is_answered_at_the_next_moun
     assert claims("C1002") == [("allow", "write"), ("deny", "not-stored"), ("allow", "write")]
 
 
+def test_a_claim_answered_before_the_daemon_died_is_not_answered_again(logged, people):
+    """R5.1: a claim the store could not take (held past its 5 s) is answered
+    by the daemon itself; a kill -9 after that leaves nothing for the next
+    mount to answer: one claim, one answer."""
+    s, m = logged
+    sales = people["sales"]
+    f = m.path("C1003", "order_qty")
+    m.expected.append("write failed")
+    write = "import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC); " \
+            "os.write(fd, b'77\\n'); os.close(fd)"   # close() says whether it was stored
+    with Held.store(s):
+        r = as_user(sales, "/usr/bin/python3", "-c", write, f)
+    assert r.returncode != 0 and b"Device or resource busy" in r.stderr, r.stderr
+    m.kill9()
+    m.start()
+    got = [(r["decision"], r["rule"]) for r in audit(s, "--action", "version")
+           if r["customer"] == "C1003"]
+    assert got == [("allow", "write"), ("deny", "not-stored")], got
+    assert versions(s, "C1003", "order_qty") == [1]
+    assert "claimed but not stored" not in m.log_text()
+
+
 RACE_WRITER = r"""
 import os, sys
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
