@@ -150,13 +150,15 @@ struct audit_filter {
 /* Records matching F, oldest first; FN returns nonzero to stop. */
 int audit_query(struct audit *a, const struct audit_filter *f,
 		int (*fn)(void *ctx, const struct audit_record *r), void *ctx);
-/* The records with ACTION that VIEW's last daemon wrote since its "mount"
- * record, oldest first, if no "unmount" record of VIEW follows it (the
- * daemon died: kill -9, a crash, a power loss); none if it stopped cleanly or
- * VIEW was never mounted. One daemon serves a store and view at a time, so
- * the next one can answer what the last one left unanswered. */
-int audit_since_unclean_mount(struct audit *a, const char *view, const char *action,
-			      int (*fn)(void *ctx, const struct audit_record *r), void *ctx);
+/* The newest record's seq (0: none). */
+int audit_last_seq(struct audit *a, int64_t *seq);
+/* The records with ACTION and VIEW written at mount point MOUNT after seq
+ * AFTER by the daemon DAEMON mounted there, oldest first, up to the next
+ * daemon's "mount" record there (two live daemons never share a mount
+ * point). */
+int audit_run_records(struct audit *a, int64_t after, const char *mount, const char *view,
+		      pid_t daemon, const char *action,
+		      int (*fn)(void *ctx, const struct audit_record *r), void *ctx);
 /* How many records the log holds, and how many were written in each of the
  * last DAYS days (PER_DAY[0]: the last 24 hours). 0 or errno. */
 int audit_stats(struct audit *a, int64_t now_ns, int64_t *records, int64_t *per_day, int days);

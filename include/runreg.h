@@ -33,6 +33,9 @@ void runreg_remove(const char *path);
  * the reason in WHY (for a busy store: the mount that serves it). */
 int runreg_claim(const char *store, const char *view, const char *mountpoint, char *why,
 		 size_t cap);
+/* The path of that lock, for files that belong to its holder. 0 or
+ * ENAMETOOLONG. */
+int runreg_claim_path(const char *store, const char *view, char *out, size_t cap);
 
 /* Tells every live custfs daemon of STORE but EXCEPT about MSG and waits for
  * each to confirm it acted. *TOLD is how many were told; returns how many did

@@ -85,10 +85,12 @@ static int daemon_record(struct fs *fs, const char *action, const char *detail)
 	return fs->v->audit ? audit_append(fs->v->audit, &ev, true) : EIO;
 }
 
-void fs_audit_event(struct fs *fs, const char *action, const char *detail)
+int fs_audit_event(struct fs *fs, const char *action, const char *detail)
 {
-	if (daemon_record(fs, action, detail) != 0)
+	int rc = daemon_record(fs, action, detail);
+	if (rc)
 		log_err("audit: cannot record %s", action);
+	return rc;
 }
 
 /* Swaps FRESH in. Readers may still hold the old policy for the rest of their

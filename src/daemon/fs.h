@@ -117,11 +117,14 @@ void fs_customers_gone(struct fs *fs);
 int64_t fs_rights_check(struct fs *fs, bool told);
 
 /* Records a daemon event (mount, unmount, policy reload) in the audit log. */
-void fs_audit_event(struct fs *fs, const char *action, const char *detail);
-/* Before serving: answers each version the last daemon of this view claimed
- * but neither stored nor answered, having died between the two (R5.1;
- * fs_unanswered.c). 0 or errno; *ANSWERED counts them. */
-int fs_answer_unanswered(struct fs *fs, int *answered);
+int fs_audit_event(struct fs *fs, const char *action, const char *detail);
+/* Before serving: answers each version a daemon that held this store's lock
+ * before (named in PATH, beside the lock) claimed but neither stored nor
+ * answered, having died between the two, and names this daemon's run in
+ * PATH (R5.1; fs_unanswered.c). 0 or errno; *ANSWERED counts them. */
+int fs_unanswered_start(struct fs *fs, const char *path, int *answered);
+/* After the unmount record: this run is over, and left nothing to answer. */
+void fs_unanswered_stop(struct fs *fs, const char *path);
 
 extern const struct fuse_lowlevel_ops fs_lowlevel_ops;
 

@@ -299,6 +299,7 @@ int main(int argc, char *argv[])
 	unsetenv("LANGUAGE");
 	bool have_reloader = false, have_controller = false;
 	int listen_fd = -1, claim_fd = -1;
+	char runs_path[PATH_MAX + 16] = ""; /* beside the lock: fs_unanswered.c */
 	int rc = EXIT_REFUSED;
 
 	/* Keys and plaintext stay out of core dumps and same-uid ptrace. */
@@ -542,13 +543,15 @@ int main(int argc, char *argv[])
 	fs.mountpoint = cli.mountpoint;
 	fs.audit_durable = o.audit_durable;
 	/* The loop below has not started: nothing is written before this. */
-	int answered;
-	if (fs_answer_unanswered(&fs, &answered) != 0)
-		log_err("audit: cannot check what the last daemon of this view left "
-			"unanswered");
-	else if (answered)
-		log_warn("audit: answered %d version(s) the last daemon of this view claimed "
-			 "but did not store", answered);
+	int answered = 0;
+	if (runreg_claim_path(store, o.person ? claim : o.view, runs_path,
+			      sizeof runs_path - 8) != 0 ||
+	    (strcat(runs_path, ".running"), fs_unanswered_start(&fs, runs_path, &answered)) != 0)
+		log_err("audit: cannot check what an earlier daemon of this view left "
+			"unanswered, or name this one's run");
+	if (answered)
+		log_warn("audit: answered %d version(s) an earlier daemon of this view "
+			 "claimed but did not store", answered);
 	fs_audit_event(&fs, "mount", store);
 	/* The mount is live: the kernel queues requests for the loop below. A
 	 * daemonized custfs names itself, being the parent's child. */
@@ -588,7 +591,8 @@ int main(int argc, char *argv[])
 	rc = rc == 0 ? EXIT_OK : EXIT_REFUSED;
 	log_info("unmounted %s", cli.mountpoint);
 	record_flush_repeats(&fs, true);
-	fs_audit_event(&fs, "unmount", store);
+	if (fs_audit_event(&fs, "unmount", store) == 0 && runs_path[0])
+		fs_unanswered_stop(&fs, runs_path); /* the run ended cleanly */
 	if (v->audit) { /* a signed checkpoint at every unmount */
 		char line[512];
 		audit_checkpoint(v->audit, line, sizeof line);

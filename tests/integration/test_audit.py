@@ -423,6 +423,46 @@ def test_a_claim_answered_before_the_daemon_died_is_not_answered_again(logged, p
     assert "claimed but not stored" not in m.log_text()
 
 
+def test_a_person_mount_beside_the_shared_one_answers_only_its_own_runs(logged, people,
+                                                                        mount):
+    """R5.1, review findings: a person's own mount (-o person=) runs beside the
+    shared mount of the same view. Its start answered the shared daemon's
+    claim still in flight (a stored version then had a not-stored answer),
+    and its clean stop hid the shared daemon's unanswered claim after a
+    kill -9. Each daemon now answers only the runs of its own lock."""
+    s, m = logged
+    sales = people["sales"]
+    f = m.path("C1002", "order_qty")
+    w = Writer(sales, f, "402")
+    started = []
+    with Held.store(s):              # the shared daemon's claim waits for the store
+        w.go()
+        time.sleep(0.5)
+        # the person mount's start waits for the store too, then races the commit
+        t = threading.Thread(target=lambda: started.append(
+            mount(s, "-o", f"person={people['night']}")))
+        t.start()
+        time.sleep(0.5)
+    t.join(timeout=30)
+    person, = started
+    assert w.result() == ["closed"], "the write in flight was stored"
+    assert versions(s, "C1002", "order_qty") == [1, 2]
+    person.stop()                    # a clean stop of the other daemon
+
+    w = Writer(sales, f, "403")
+    with Held.store(s):
+        w.go()
+        time.sleep(0.5)
+        m.kill9()                    # the shared daemon dies with version 3 claimed
+    w.p.wait(timeout=30)
+    m.start()
+    got = [(r["decision"], r["rule"], r["detail"]) for r in audit(s, "--action", "version")
+           if r["customer"] == "C1002"]
+    assert got == [("allow", "write", "version 2"), ("allow", "write", "version 3"),
+                   ("deny", "not-stored", "version 3")], got
+    assert ctl("audit", "verify", s).returncode == 0
+
+
 RACE_WRITER = r"""
 import os, sys
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static struct db_sql q_query = DB_SQL(
 	AUDIT_SELECT "WHERE (?1 = 0 OR time_ns >= ?1) AND (?2 = 0 OR time_ns < ?2) "
@@ -11,14 +12,12 @@ static struct db_sql q_query = DB_SQL(
 	"AND (?5 = 0 OR customer_id = ?5) AND (?6 IS NULL OR class = ?6) "
 	"AND (?7 IS NULL OR action = ?7) AND (?8 < 0 OR allow = ?8) ORDER BY seq");
 static struct db_sql q_total = DB_SQL("SELECT count(*) FROM audit");
-/* Only the daemon writes mount and unmount records (one per start and
- * clean stop), with its view. */
-static struct db_sql q_last_mount = DB_SQL(
-	"SELECT seq FROM audit WHERE action = 'mount' AND view = ?1 ORDER BY seq DESC LIMIT 1");
-static struct db_sql q_unmount_after = DB_SQL(
-	"SELECT 1 FROM audit WHERE seq > ?1 AND action = 'unmount' AND view = ?2 LIMIT 1");
-static struct db_sql q_since = DB_SQL(
-	AUDIT_SELECT "WHERE seq > ?1 AND action = ?2 AND view = ?3 ORDER BY seq");
+static struct db_sql q_last_seq = DB_SQL("SELECT coalesce(max(seq), 0) FROM audit");
+/* A daemon's records: its mount point and view, until the next daemon
+ * mounted there (two live daemons never share a mount point). */
+static struct db_sql q_run = DB_SQL(
+	AUDIT_SELECT "WHERE seq > ?1 AND mount = ?2 AND (action = 'mount' OR "
+	"(action = ?3 AND view = ?4)) ORDER BY seq");
 static struct db_sql q_in_day = DB_SQL(
 	"SELECT count(*) FROM audit WHERE time_ns >= ?1 AND time_ns < ?2");
 
@@ -66,50 +65,48 @@ int audit_query(struct audit *a, const struct audit_filter *f,
 	return each_record(q, false, fn, ctx);
 }
 
-/* seq of VIEW's last mount record if no unmount record of VIEW follows it;
- * 0 if it stopped cleanly, or never mounted. */
-static int unclean_mount(struct audit *a, const char *view, int64_t *seq)
+int audit_last_seq(struct audit *a, int64_t *seq)
 {
 	int err = 0, rc;
-	*seq = 0;
-	sqlite3_stmt *q = db_stmt(a->db, &q_last_mount, &err);
+	sqlite3_stmt *q = db_stmt(a->db, &q_last_seq, &err);
 	if (!q)
 		return err;
-	sqlite3_bind_text(q, 1, view, -1, SQLITE_STATIC);
-	int64_t mounted = 0;
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		mounted = sqlite3_column_int64(q, 0);
-	else if (rc != SQLITE_DONE)
-		err = db_map_rc(db_conn(q), rc, "read the audit log");
-	db_done(q);
-	if (err || !mounted)
-		return err;
-	if (!(q = db_stmt(a->db, &q_unmount_after, &err)))
-		return err;
-	sqlite3_bind_int64(q, 1, mounted);
-	sqlite3_bind_text(q, 2, view, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(q)) == SQLITE_DONE)
-		*seq = mounted;
-	else if (rc != SQLITE_ROW)
+		*seq = sqlite3_column_int64(q, 0);
+	else
 		err = db_map_rc(db_conn(q), rc, "read the audit log");
 	db_done(q);
 	return err;
 }
 
-int audit_since_unclean_mount(struct audit *a, const char *view, const char *action,
-			      int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
+struct run_walk {
+	pid_t daemon;
+	int (*fn)(void *ctx, const struct audit_record *r);
+	void *ctx;
+};
+
+static int until_next_mount(void *p, const struct audit_record *r)
 {
-	int64_t mounted;
-	int err = unclean_mount(a, view, &mounted);
-	if (err || !mounted)
-		return err;
-	sqlite3_stmt *q = db_stmt(a->db, &q_since, &err);
+	struct run_walk *w = p;
+	if (strcmp(r->ev.action, "mount") != 0)
+		return w->fn(w->ctx, r);
+	return r->ev.pid != w->daemon; /* its own mount record: go on */
+}
+
+int audit_run_records(struct audit *a, int64_t after, const char *mount, const char *view,
+		      pid_t daemon, const char *action,
+		      int (*fn)(void *ctx, const struct audit_record *r), void *ctx)
+{
+	int err = 0;
+	sqlite3_stmt *q = db_stmt(a->db, &q_run, &err);
 	if (!q)
 		return err;
-	sqlite3_bind_int64(q, 1, mounted);
-	sqlite3_bind_text(q, 2, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, view, -1, SQLITE_STATIC);
-	return each_record(q, true, fn, ctx); /* a malformed row claims nothing */
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_text(q, 2, mount, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, view, -1, SQLITE_STATIC);
+	struct run_walk w = { daemon, fn, ctx };
+	return each_record(q, true, until_next_mount, &w); /* a malformed row claims nothing */
 }
 
 int audit_stats(struct audit *a, int64_t now_ns, int64_t *records, int64_t *per_day, int days)

@@ -92,17 +92,23 @@ static void claim_name(const char *view, char *out, size_t cap)
 	}
 }
 
+int runreg_claim_path(const char *store, const char *view, char *out, size_t cap)
+{
+	char name[96];
+	claim_name(view, name, sizeof name);
+	return (size_t)snprintf(out, cap, "%s/run/%s", store, name) < cap ? 0 : ENAMETOOLONG;
+}
+
 int runreg_claim(const char *store, const char *view, const char *mountpoint, char *why,
 		 size_t cap)
 {
-	char dir[PATH_MAX], name[96], path[PATH_MAX + 100];
-	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir) {
+	char dir[PATH_MAX], path[PATH_MAX + 100];
+	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir ||
+	    runreg_claim_path(store, view, path, sizeof path) != 0) {
 		snprintf(why, cap, _("%s: path too long"), store);
 		return -1;
 	}
 	mkdir(dir, 0700);
-	claim_name(view, name, sizeof name);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(why, cap, "%s: %s", path, strerror(errno));
