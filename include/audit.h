@@ -150,6 +150,9 @@ struct audit_filter {
 /* Records matching F, oldest first; FN returns nonzero to stop. */
 int audit_query(struct audit *a, const struct audit_filter *f,
 		int (*fn)(void *ctx, const struct audit_record *r), void *ctx);
+/* Whether a denial with R's action, customer, field, detail and uid comes
+ * anywhere after R (an answer to the claim R). 0 or errno. */
+int audit_denied_after(struct audit *a, const struct audit_record *r, bool *denied);
 /* The newest record's seq (0: none). */
 int audit_last_seq(struct audit *a, int64_t *seq);
 /* The records with ACTION and VIEW written at mount point MOUNT after seq

@@ -33,6 +33,10 @@ void runreg_remove(const char *path);
  * the reason in WHY (for a busy store: the mount that serves it). */
 int runreg_claim(const char *store, const char *view, const char *mountpoint, char *why,
 		 size_t cap);
+/* The pid of a running custfs of STORE but EXCEPT registered at
+ * MOUNTPOINT (one unmounted lazily, -z, serves on while files stay open),
+ * or 0. */
+long runreg_serving_at(const char *store, const char *mountpoint, pid_t except);
 /* The path of that lock, for files that belong to its holder. 0 or
  * ENAMETOOLONG. */
 int runreg_claim_path(const char *store, const char *view, char *out, size_t cap);

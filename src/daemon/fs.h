@@ -120,8 +120,10 @@ int64_t fs_rights_check(struct fs *fs, bool told);
 int fs_audit_event(struct fs *fs, const char *action, const char *detail);
 /* Before serving: answers each version a daemon that held this store's lock
  * before (named in PATH, beside the lock) claimed but neither stored nor
- * answered, having died between the two, and names this daemon's run in
- * PATH (R5.1; fs_unanswered.c). 0 or errno; *ANSWERED counts them. */
+ * answered, having died between the two (what it cannot answer now is
+ * logged and tried at the next start), and names this daemon's run in PATH
+ * (R5.1; fs_unanswered.c). 0, or the errno of naming the run: then this
+ * daemon must not serve. *ANSWERED counts the answers. */
 int fs_unanswered_start(struct fs *fs, const char *path, int *answered);
 /* After the unmount record: this run is over, and left nothing to answer. */
 void fs_unanswered_stop(struct fs *fs, const char *path);

@@ -127,7 +127,12 @@ static int answer_run(struct fs *fs, const struct run *run, int *answered)
 				   fs->view ? fs->view : "", (pid_t)run->pid, "version",
 				   take_record, &u);
 	for (size_t i = 0; i < u.n; i++) {
-		if (!rc && (rc = answer(fs, u.pending[i])) == 0) {
+		/* An answer past the walk's end (written by an earlier try at this
+		 * run, after another daemon mounted there) still answers it. */
+		bool denied = false;
+		if (!rc)
+			rc = audit_denied_after(fs->v->audit, u.pending[i], &denied);
+		if (!rc && !denied && (rc = answer(fs, u.pending[i])) == 0) {
 			(*answered)++;
 			log_warn("audit: %s of customer #%" PRId64 "/%s (uid %u) was claimed "
 				 "but not stored when the daemon mounted at %s stopped: "
@@ -144,21 +149,31 @@ static int answer_run(struct fs *fs, const struct run *run, int *answered)
 	return rc;
 }
 
-/* Lines "AFTER PID LEN MOUNT\n": a mount point may hold any byte but NUL. */
+/* Lines "AFTER PID LEN MOUNT\n": a mount point may hold any byte but NUL. A
+ * file that does not read to its end is kept aside (PATH.bad), not lost. */
 static size_t read_runs(const char *path, struct run *runs, size_t cap)
 {
 	FILE *f = fopen(path, "re");
 	size_t n = 0;
 	long long after;
 	size_t len;
-	while (f && n < cap && fscanf(f, "%lld %ld %zu ", &after, &runs[n].pid, &len) == 3 &&
-	       len < sizeof runs[n].mount && fread(runs[n].mount, 1, len, f) == len &&
-	       fgetc(f) == '\n') {
+	if (!f)
+		return 0;
+	while (n < cap && fscanf(f, "%lld %ld %zu", &after, &runs[n].pid, &len) == 3 &&
+	       fgetc(f) == ' ' && len < sizeof runs[n].mount &&
+	       fread(runs[n].mount, 1, len, f) == len && fgetc(f) == '\n') {
 		runs[n].mount[len] = '\0';
 		runs[n++].after = after;
 	}
-	if (f)
-		fclose(f);
+	bool whole = fgetc(f) == EOF && !ferror(f);
+	fclose(f);
+	if (!whole) {
+		char bad[PATH_MAX + 8];
+		snprintf(bad, sizeof bad, "%s.bad", path);
+		log_err("audit: %s does not read to its end (%zu run(s) read); kept as %s: "
+			"claims of the runs it names past that are not answered", path, n, bad);
+		rename(path, bad);
+	}
 	return n;
 }
 
@@ -204,13 +219,19 @@ int fs_unanswered_start(struct fs *fs, const char *path, int *answered)
 	*answered = 0;
 	struct run runs[RUNS_MAX + 1];
 	size_t n = read_runs(path, runs, RUNS_MAX), kept = 0;
-	int first_err = 0;
 	for (size_t i = 0; i < n; i++) {
 		int rc = answer_run(fs, &runs[i], answered);
 		if (rc) { /* named again, for the next start */
+			log_err("audit: cannot answer what the daemon mounted at %s left "
+				"unanswered: %s (tried again at the next start)", runs[i].mount,
+				strerror(rc));
 			runs[kept++] = runs[i];
-			first_err = first_err ? first_err : rc;
 		}
+	}
+	if (kept == RUNS_MAX) { /* room for this run: the oldest goes */
+		log_err("audit: %d runs wait for their answers; the oldest (mounted at %s) "
+			"is no longer tried", RUNS_MAX, runs[0].mount);
+		memmove(&runs[0], &runs[1], --kept * sizeof *runs);
 	}
 	struct run *mine = &runs[kept];
 	int rc = audit_last_seq(fs->v->audit, &mine->after);
@@ -219,7 +240,7 @@ int fs_unanswered_start(struct fs *fs, const char *path, int *answered)
 		snprintf(mine->mount, sizeof mine->mount, "%s", fs->mountpoint);
 		rc = write_runs(path, runs, kept + 1);
 	}
-	return first_err ? first_err : rc;
+	return rc;
 }
 
 void fs_unanswered_stop(struct fs *fs, const char *path)

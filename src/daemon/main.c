@@ -444,6 +444,17 @@ int main(int argc, char *argv[])
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	/* A daemon's records are told apart by their mount point (fs_unanswered.c):
+	 * never two running daemons of one store at one, a lazily unmounted one
+	 * included. */
+	long serving = runreg_serving_at(store, cli.mountpoint, getpid());
+	if (serving) {
+		fprintf(stderr, _("custfs: %s is still served by custfs pid %ld of this store "
+				  "(unmounted lazily, with files open): wait for it to exit, or "
+				  "mount elsewhere\n"), cli.mountpoint, serving);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	rc = EXIT_REFUSED;
 	/* Root serves every staff member through one mount: the kernel must let
 	 * other users in; custfs's own decisions then apply per request. */
@@ -543,15 +554,22 @@ int main(int argc, char *argv[])
 	fs.mountpoint = cli.mountpoint;
 	fs.audit_durable = o.audit_durable;
 	/* The loop below has not started: nothing is written before this. */
-	int answered = 0;
+	int answered = 0, named = ENAMETOOLONG;
 	if (runreg_claim_path(store, o.person ? claim : o.view, runs_path,
-			      sizeof runs_path - 8) != 0 ||
-	    (strcat(runs_path, ".running"), fs_unanswered_start(&fs, runs_path, &answered)) != 0)
-		log_err("audit: cannot check what an earlier daemon of this view left "
-			"unanswered, or name this one's run");
+			      sizeof runs_path - 8) == 0) {
+		strcat(runs_path, ".running");
+		named = fs_unanswered_start(&fs, runs_path, &answered);
+	}
 	if (answered)
 		log_warn("audit: answered %d version(s) an earlier daemon of this view "
 			 "claimed but did not store", answered);
+	if (named) { /* a crash would leave its claims unanswered for good */
+		log_err("audit: cannot name this daemon's run in %s: %s; not serving",
+			runs_path, strerror(named));
+		runs_path[0] = '\0';
+		rc = EXIT_REFUSED;
+		goto out_unmount;
+	}
 	fs_audit_event(&fs, "mount", store);
 	/* The mount is live: the kernel queues requests for the loop below. A
 	 * daemonized custfs names itself, being the parent's child. */

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CUSTCTL, Held, Mount, Writer, as_user, ctl, versions
+from conftest import CUSTCTL, CUSTFS, Held, Mount, Writer, as_user, ctl, versions
 
 
 @pytest.fixture(scope="module")
@@ -461,6 +461,25 @@ def test_a_person_mount_beside_the_shared_one_answers_only_its_own_runs(logged, 
     assert got == [("allow", "write", "version 2"), ("allow", "write", "version 3"),
                    ("deny", "not-stored", "version 3")], got
     assert ctl("audit", "verify", s).returncode == 0
+
+
+def test_no_second_daemon_of_a_store_at_a_mount_point_still_served_lazily(logged, people):
+    """R5.1, review finding: after fusermount3 -u -z a daemon serves on through
+    the files still open, and another daemon of the store (a person's own
+    mount) could mount at the same path, so their records could not be told
+    apart by mount point. That is refused until the first one exits."""
+    s, m = logged
+    w = Writer(people["sales"], m.path("C1002", "order_qty"), "402")
+    assert subprocess.run(["fusermount3", "-u", "-z", m.mnt]).returncode == 0
+    p = subprocess.run([CUSTFS, "-f", "-o", f"person={people['night']}", s, m.mnt],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "still served by custfs pid" in p.stderr, p.stderr
+    w.go()
+    assert w.result() == ["closed"]
+    assert m.proc.wait(timeout=30) == 0         # the last file closed: it exits
+    m.proc = None
+    again = Mount(s, m.mnt, "-o", f"person={people['night']}").start()  # the path is free
+    again.stop()
 
 
 RACE_WRITER = r"""

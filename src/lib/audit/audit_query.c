@@ -13,6 +13,9 @@ static struct db_sql q_query = DB_SQL(
 	"AND (?7 IS NULL OR action = ?7) AND (?8 < 0 OR allow = ?8) ORDER BY seq");
 static struct db_sql q_total = DB_SQL("SELECT count(*) FROM audit");
 static struct db_sql q_last_seq = DB_SQL("SELECT coalesce(max(seq), 0) FROM audit");
+static struct db_sql q_denied_after = DB_SQL(
+	"SELECT 1 FROM audit WHERE seq > ?1 AND action = ?2 AND allow = 0 AND customer_id = ?3 "
+	"AND field = ?4 AND detail = ?5 AND uid = ?6 LIMIT 1");
 /* A daemon's records: its mount point and view, until the next daemon
  * mounted there (two live daemons never share a mount point). */
 static struct db_sql q_run = DB_SQL(
@@ -73,6 +76,26 @@ int audit_last_seq(struct audit *a, int64_t *seq)
 		return err;
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		*seq = sqlite3_column_int64(q, 0);
+	else
+		err = db_map_rc(db_conn(q), rc, "read the audit log");
+	db_done(q);
+	return err;
+}
+
+int audit_denied_after(struct audit *a, const struct audit_record *r, bool *denied)
+{
+	int err = 0, rc;
+	sqlite3_stmt *q = db_stmt(a->db, &q_denied_after, &err);
+	if (!q)
+		return err;
+	sqlite3_bind_int64(q, 1, r->seq);
+	sqlite3_bind_text(q, 2, r->ev.action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, r->ev.customer_id);
+	sqlite3_bind_text(q, 4, r->ev.field, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, r->ev.detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, (int64_t)r->ev.uid);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW || rc == SQLITE_DONE)
+		*denied = rc == SQLITE_ROW;
 	else
 		err = db_map_rc(db_conn(q), rc, "read the audit log");
 	db_done(q);

@@ -265,6 +265,36 @@ int runreg_tell(const char *store, const char *msg, pid_t except, int *told, FIL
 	return failed;
 }
 
+long runreg_serving_at(const char *store, const char *mountpoint, pid_t except)
+{
+	char dir[PATH_MAX];
+	long found = 0;
+	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
+		return 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && !found && (e = readdir(d))) {
+		char *end, entry[PATH_MAX], mnt[PATH_MAX + 2] = "";
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == (long)except || !is_custfs(pid))
+			continue;
+		if ((size_t)snprintf(entry, sizeof entry, "%s/%s", dir, e->d_name) >= sizeof entry)
+			continue;
+		FILE *f = fopen(entry, "re");
+		if (!f)
+			continue;
+		size_t n = fread(mnt, 1, sizeof mnt - 1, f);
+		fclose(f);
+		mnt[n] = '\0';
+		size_t len = strlen(mountpoint); /* the entry: MOUNTPOINT\nVIEW\n */
+		if (n > len && memcmp(mnt, mountpoint, len) == 0 && mnt[len] == '\n')
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 int runreg_accept(int listen_fd, int timeout_ms, int *conn, char *msg, size_t cap)
 {
 	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
