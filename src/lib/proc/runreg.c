@@ -223,76 +223,98 @@ static int tell_one(const char *dir, long pid, const char *msg, char *why, size_
 	return 0;
 }
 
-int runreg_tell(const char *store, const char *msg, pid_t except, int *told, FILE *errs)
+/* Calls FN for each running custfs registered in STORE/run but EXCEPT (its
+ * run directory, pid and entry), removing entries of daemons that are gone,
+ * until FN returns nonzero. */
+static void each_daemon(const char *store, pid_t except,
+			int (*fn)(void *ctx, const char *dir, long pid, const char *entry),
+			void *ctx)
 {
 	char dir[PATH_MAX];
-	int failed = 0;
-	*told = 0;
 	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
-		return 0;
+		return;
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		char *end, why[256], entry[PATH_MAX], mnt[PATH_MAX] = "?";
+		char *end, entry[PATH_MAX];
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end || pid <= 0 || pid == (long)except)
 			continue;
 		if ((size_t)snprintf(entry, sizeof entry, "%s/%s", dir, e->d_name) >= sizeof entry)
 			continue;
-		if (!is_custfs(pid)) {
+		if (!is_custfs(pid))
 			runreg_remove(entry); /* a daemon that is gone */
-			continue;
-		}
-		FILE *f = fopen(entry, "re");
-		if (f) {
-			if (fgets(mnt, sizeof mnt, f))
-				mnt[strcspn(mnt, "\n")] = '\0';
-			fclose(f);
-		}
-		(*told)++;
-		if (tell_one(dir, pid, msg, why, sizeof why) != 0) {
-			/* An older daemon without a socket still hears the signal. */
-			kill((pid_t)pid, !strcmp(msg, RUNREG_POLICY) ? SIGHUP : SIGUSR1);
-			if (errs)
-				fprintf(errs, _("custctl: the mount at %s (custfs pid %ld) did not confirm "
-					      "the change (%s); until it does, it may still serve what "
-					      "the change ended\n"), mnt, pid, why);
-			failed++;
-		}
+		else if (fn(ctx, dir, pid, entry))
+			break;
 	}
 	if (d)
 		closedir(d);
-	return failed;
+}
+
+struct telling {
+	const char *msg;
+	FILE *errs;
+	int told, failed;
+};
+
+static int tell_daemon(void *ctx, const char *dir, long pid, const char *entry)
+{
+	struct telling *t = ctx;
+	char why[256], mnt[PATH_MAX] = "?";
+	FILE *f = fopen(entry, "re");
+	if (f) {
+		if (fgets(mnt, sizeof mnt, f))
+			mnt[strcspn(mnt, "\n")] = '\0';
+		fclose(f);
+	}
+	t->told++;
+	if (tell_one(dir, pid, t->msg, why, sizeof why) != 0) {
+		/* An older daemon without a socket still hears the signal. */
+		kill((pid_t)pid, !strcmp(t->msg, RUNREG_POLICY) ? SIGHUP : SIGUSR1);
+		if (t->errs)
+			fprintf(t->errs, _("custctl: the mount at %s (custfs pid %ld) did not confirm "
+					   "the change (%s); until it does, it may still serve what "
+					   "the change ended\n"), mnt, pid, why);
+		t->failed++;
+	}
+	return 0;
+}
+
+int runreg_tell(const char *store, const char *msg, pid_t except, int *told, FILE *errs)
+{
+	struct telling t = { .msg = msg, .errs = errs };
+	each_daemon(store, except, tell_daemon, &t);
+	*told = t.told;
+	return t.failed;
+}
+
+struct serving {
+	const char *mountpoint;
+	long pid;
+};
+
+static int serves_there(void *ctx, const char *dir, long pid, const char *entry)
+{
+	(void)dir;
+	struct serving *s = ctx;
+	char mnt[PATH_MAX + 2];
+	FILE *f = fopen(entry, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(mnt, 1, sizeof mnt - 1, f);
+	fclose(f);
+	mnt[n] = '\0';
+	size_t len = strlen(s->mountpoint); /* the entry: MOUNTPOINT\nVIEW\n */
+	if (n > len && memcmp(mnt, s->mountpoint, len) == 0 && mnt[len] == '\n')
+		s->pid = pid;
+	return s->pid != 0;
 }
 
 long runreg_serving_at(const char *store, const char *mountpoint, pid_t except)
 {
-	char dir[PATH_MAX];
-	long found = 0;
-	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir)
-		return 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && !found && (e = readdir(d))) {
-		char *end, entry[PATH_MAX], mnt[PATH_MAX + 2] = "";
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == (long)except || !is_custfs(pid))
-			continue;
-		if ((size_t)snprintf(entry, sizeof entry, "%s/%s", dir, e->d_name) >= sizeof entry)
-			continue;
-		FILE *f = fopen(entry, "re");
-		if (!f)
-			continue;
-		size_t n = fread(mnt, 1, sizeof mnt - 1, f);
-		fclose(f);
-		mnt[n] = '\0';
-		size_t len = strlen(mountpoint); /* the entry: MOUNTPOINT\nVIEW\n */
-		if (n > len && memcmp(mnt, mountpoint, len) == 0 && mnt[len] == '\n')
-			found = pid;
-	}
-	if (d)
-		closedir(d);
-	return found;
+	struct serving s = { mountpoint, 0 };
+	each_daemon(store, except, serves_there, &s);
+	return s.pid;
 }
 
 int runreg_accept(int listen_fd, int timeout_ms, int *conn, char *msg, size_t cap)
