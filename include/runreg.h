@@ -37,9 +37,10 @@ int runreg_claim(const char *store, const char *view, const char *mountpoint, ch
  * MOUNTPOINT (one unmounted lazily, -z, serves on while files stay open),
  * or 0. */
 long runreg_serving_at(const char *store, const char *mountpoint, pid_t except);
-/* The path of that lock, for files that belong to its holder. 0 or
- * ENAMETOOLONG. */
-int runreg_claim_path(const char *store, const char *view, char *out, size_t cap);
+/* The path of that lock with SUFFIX ("" for the lock itself), for files that
+ * belong to its holder. 0 or ENAMETOOLONG. */
+int runreg_claim_path(const char *store, const char *view, const char *suffix, char *out,
+		      size_t cap);
 
 /* Tells every live custfs daemon of STORE but EXCEPT about MSG and waits for
  * each to confirm it acted. *TOLD is how many were told; returns how many did

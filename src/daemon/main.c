@@ -555,11 +555,9 @@ int main(int argc, char *argv[])
 	fs.audit_durable = o.audit_durable;
 	/* The loop below has not started: nothing is written before this. */
 	int answered = 0, named = ENAMETOOLONG;
-	if (runreg_claim_path(store, o.person ? claim : o.view, runs_path,
-			      sizeof runs_path - 8) == 0) {
-		strcat(runs_path, ".running");
+	if (runreg_claim_path(store, o.person ? claim : o.view, ".running", runs_path,
+			      sizeof runs_path) == 0)
 		named = fs_unanswered_start(&fs, runs_path, &answered);
-	}
 	if (answered)
 		log_warn("audit: answered %d version(s) an earlier daemon of this view "
 			 "claimed but did not store", answered);

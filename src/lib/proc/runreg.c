@@ -92,11 +92,13 @@ static void claim_name(const char *view, char *out, size_t cap)
 	}
 }
 
-int runreg_claim_path(const char *store, const char *view, char *out, size_t cap)
+int runreg_claim_path(const char *store, const char *view, const char *suffix, char *out,
+		      size_t cap)
 {
 	char name[96];
 	claim_name(view, name, sizeof name);
-	return (size_t)snprintf(out, cap, "%s/run/%s", store, name) < cap ? 0 : ENAMETOOLONG;
+	int n = snprintf(out, cap, "%s/run/%s%s", store, name, suffix);
+	return n >= 0 && (size_t)n < cap ? 0 : ENAMETOOLONG;
 }
 
 int runreg_claim(const char *store, const char *view, const char *mountpoint, char *why,
@@ -104,7 +106,7 @@ int runreg_claim(const char *store, const char *view, const char *mountpoint, ch
 {
 	char dir[PATH_MAX], path[PATH_MAX + 100];
 	if ((size_t)snprintf(dir, sizeof dir, "%s/run", store) >= sizeof dir ||
-	    runreg_claim_path(store, view, path, sizeof path) != 0) {
+	    runreg_claim_path(store, view, "", path, sizeof path) != 0) {
 		snprintf(why, cap, _("%s: path too long"), store);
 		return -1;
 	}

@@ -674,6 +674,17 @@ int store_version_append(struct db *db, int64_t field_id, int64_t version, int64
 	return err;
 }
 
+/* A row of q_version_list or q_version_get. */
+static struct version_row version_row_of(sqlite3_stmt *s)
+{
+	return (struct version_row){
+		.version = sqlite3_column_int64(s, 0),
+		.time_ns = sqlite3_column_int64(s, 1),
+		.uid = sqlite3_column_int64(s, 2),
+		.size = sqlite3_column_int64(s, 3),
+	};
+}
+
 int store_version_list(struct db *db, int64_t field_id,
 		       int (*fn)(void *ctx, const struct version_row *v), void *ctx)
 {
@@ -683,12 +694,7 @@ int store_version_list(struct db *db, int64_t field_id,
 		return err;
 	sqlite3_bind_int64(s, 1, field_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct version_row v = {
-			.version = sqlite3_column_int64(s, 0),
-			.time_ns = sqlite3_column_int64(s, 1),
-			.uid = sqlite3_column_int64(s, 2),
-			.size = sqlite3_column_int64(s, 3),
-		};
+		struct version_row v = version_row_of(s);
 		if (fn(ctx, &v))
 			break;
 	}
@@ -708,12 +714,7 @@ int store_version_get(struct db *db, int64_t field_id, int64_t version, struct v
 	sqlite3_bind_int64(s, 2, version);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		*out = (struct version_row){
-			.version = sqlite3_column_int64(s, 0),
-			.time_ns = sqlite3_column_int64(s, 1),
-			.uid = sqlite3_column_int64(s, 2),
-			.size = sqlite3_column_int64(s, 3),
-		};
+		*out = version_row_of(s);
 	else
 		err = rc == SQLITE_DONE ? ENOENT : db_map_rc(db_conn(s), rc, "read a version");
 	db_done(s);
